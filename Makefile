@@ -1,0 +1,35 @@
+# medcnn: `make book` builds everything, `make test` checks everything.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+export MEDCNN_MIRROR ?= $(abspath ../shared/data/sources)
+export KERAS_HOME := $(abspath .keras-home)
+WEIGHTS ?= ../shared/weights/keras/models
+
+.PHONY: setup data book test lint bench clean
+
+setup: $(VENV)/.installed  ## virtual environment with the pinned packages
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip==25.3
+	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/pip install --quiet --no-deps -e .
+	mkdir -p $(KERAS_HOME)/models
+	if [ -d "$(WEIGHTS)" ]; then cp -n $(WEIGHTS)/* $(KERAS_HOME)/models/; fi
+	touch $@
+
+data: setup  ## fetch the sources into data/raw and build data/processed
+	$(BIN)/medcnn data fetch --quiet
+	$(BIN)/medcnn data build --quiet
+
+lint: setup  ## ruff over the package, the tests and the notebook sources
+	$(BIN)/ruff check src tests notebooks/*.py
+	$(BIN)/python -m medcnn.notebook_pairing notebooks
+
+test: data lint  ## unit, data and notebook tests
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf _build data/processed

@@ -1,0 +1,95 @@
+"""The `medcnn` command line: `medcnn data fetch`, `medcnn data build`, `medcnn data pack`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from medcnn import config
+
+
+def data_fetch(args: argparse.Namespace) -> None:
+    from medcnn.data.fetch import fetch_sources
+    from medcnn.data.sources import load_sources
+
+    sources = load_sources()
+    if args.only:
+        sources = [s for s in sources if s.slug in set(args.only)]
+    results = fetch_sources(sources, raw=args.raw, mirror=args.mirror, progress=not args.quiet)
+    counts = {
+        state: sum(1 for r in results.values() if r == state) for state in set(results.values())
+    }
+    print("fetched: " + ", ".join(f"{n} {state}" for state, n in sorted(counts.items())))
+
+
+def data_build(args: argparse.Namespace) -> None:
+    from medcnn.data.build import build_dataset
+
+    report = build_dataset(raw=args.raw, processed=args.processed, progress=not args.quiet)
+    print(report.summary())
+
+
+def data_pack(args: argparse.Namespace) -> None:
+    from medcnn.data.fetch import pack_source
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    for folder in sorted(p for p in args.mirror.iterdir() if (p / "files.csv").is_file()):
+        digest = pack_source(folder, args.out / f"{folder.name}.tar.gz")
+        print(f"{folder.name}.tar.gz  sha256 {digest}")
+
+
+def parser() -> argparse.ArgumentParser:
+    main = argparse.ArgumentParser(prog="medcnn", description=__doc__)
+    commands = main.add_subparsers(dest="command", required=True)
+    data = commands.add_parser("data", help="fetch the sources and build the dataset")
+    data_commands = data.add_subparsers(dest="data_command", required=True)
+
+    fetch = data_commands.add_parser("fetch", help="put every source into data/raw/")
+    fetch.add_argument(
+        "--mirror",
+        type=Path,
+        default=config.mirror_dir(),
+        help=f"local mirror folder (default: ${config.MIRROR_ENV})",
+    )
+    fetch.add_argument("--raw", type=Path, default=None, help="target (default: data/raw)")
+    fetch.add_argument("--only", nargs="+", metavar="SLUG", help="fetch only these sources")
+    fetch.add_argument("--quiet", action="store_true", help="no progress bars")
+    fetch.set_defaults(run=data_fetch)
+
+    build = data_commands.add_parser("build", help="decode, deduplicate, group and split")
+    build.add_argument("--raw", type=Path, default=None, help="fetched sources (default: data/raw)")
+    build.add_argument(
+        "--processed", type=Path, default=None, help="output folder (default: data/processed)"
+    )
+    build.add_argument("--quiet", action="store_true", help="no progress bars")
+    build.set_defaults(run=data_build)
+
+    pack = data_commands.add_parser("pack", help="write a verified .tar.gz of each mirror source")
+    pack.add_argument("mirror", type=Path, help="folder holding one sub-folder per source")
+    pack.add_argument("out", type=Path, help="folder for the archives")
+    pack.set_defaults(run=data_pack)
+    return main
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; expected failures print one line and exit 1, never a traceback."""
+    from medcnn.data.build import BuildError
+    from medcnn.data.fetch import FetchError
+    from medcnn.data.manifest import ManifestError
+    from medcnn.data.sources import SourcesError
+
+    args = parser().parse_args(argv)
+    try:
+        args.run(args)
+    except (BuildError, FetchError, ManifestError, SourcesError) as error:
+        print(f"medcnn: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("medcnn: interrupted; nothing was half-written", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,64 @@
+"""The tf.data loader: shapes, dtypes, label order, seeded shuffling."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from medcnn.config import CLASSES
+from medcnn.data.build import build_dataset
+from medcnn.data.dataset import label_indices, load_split, split_arrays
+from tests.conftest import synthetic_image
+
+
+@pytest.fixture
+def processed(write_source, settings, tmp_path):
+    sources = [
+        write_source(label, label, {f"{label}{i}": synthetic_image(100 * n + i) for i in range(20)})
+        for n, label in enumerate(CLASSES)
+    ]
+    build_dataset(
+        raw=write_source.raw,
+        processed=tmp_path / "out",
+        sources=sources,
+        settings=settings,
+        progress=False,
+    )
+    return tmp_path / "out"
+
+
+def test_label_order_follows_classes() -> None:
+    assert list(label_indices(["other", "brain", "lung"])) == [2, 0, 1]
+    assert CLASSES == ("brain", "lung", "other")
+
+
+def test_split_arrays_shapes_dtypes_and_labels(processed) -> None:
+    images, labels, frame = split_arrays("train", processed)
+    assert images.shape == (len(frame), 32, 32, 1) and images.dtype == np.uint8
+    assert labels.dtype == np.int32
+    assert list(labels) == [CLASSES.index(label) for label in frame["label"]]
+    assert set(frame["split"]) == {"train"}
+
+
+def test_limit_keeps_every_class(processed) -> None:
+    _, labels, _ = split_arrays("train", processed, limit=6)
+    assert sorted(labels) == [0, 0, 1, 1, 2, 2]
+
+
+def test_batches_are_seeded_and_reshuffled(processed) -> None:
+    def order(seed: int) -> list[list[int]]:
+        dataset = load_split("train", batch_size=8, shuffle=True, seed=seed, processed=processed)
+        return [[int(y) for batch in dataset for y in batch[1]] for _ in range(2)]
+
+    first_epoch, second_epoch = order(0)
+    assert (first_epoch, second_epoch) == tuple(order(0))
+    assert first_epoch != second_epoch  # reshuffled every epoch
+    assert sorted(first_epoch) == sorted(second_epoch)
+    batch_images, batch_labels = next(iter(load_split("val", batch_size=4, processed=processed)))
+    assert batch_images.shape[1:] == (32, 32, 1) and batch_images.dtype.name == "uint8"
+    assert batch_labels.dtype.name == "int32"
+
+
+def test_unknown_split_is_a_clear_error(processed) -> None:
+    with pytest.raises(ValueError, match="'holdout' is empty or unknown"):
+        split_arrays("holdout", processed)
