@@ -25,7 +25,7 @@ data: setup  ## fetch the sources into data/raw and build data/processed
 	$(BIN)/medcnn data build --quiet
 
 lint: setup  ## ruff over the package, the tests and the notebook sources
-	$(BIN)/ruff check src tests notebooks
+	$(BIN)/ruff check src tests $(wildcard notebooks/*.py)
 	$(BIN)/python -m medcnn.notebook_pairing notebooks
 
 test: data lint  ## unit, data and notebook tests
