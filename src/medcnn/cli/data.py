@@ -1,9 +1,8 @@
-"""The `medcnn` command line: `medcnn data fetch`, `medcnn data build`, `medcnn data pack`."""
+"""`medcnn data fetch`, `medcnn data build`, `medcnn data pack`."""
 
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from medcnn import config
@@ -39,9 +38,8 @@ def data_pack(args: argparse.Namespace) -> None:
         print(f"{folder.name}.tar.gz  sha256 {digest}")
 
 
-def parser() -> argparse.ArgumentParser:
-    main = argparse.ArgumentParser(prog="medcnn", description=__doc__)
-    commands = main.add_subparsers(dest="command", required=True)
+def register(commands: argparse._SubParsersAction) -> None:
+    """Add `medcnn data fetch|build|pack`."""
     data = commands.add_parser("data", help="fetch the sources and build the dataset")
     data_commands = data.add_subparsers(dest="data_command", required=True)
 
@@ -69,27 +67,3 @@ def parser() -> argparse.ArgumentParser:
     pack.add_argument("mirror", type=Path, help="folder holding one sub-folder per source")
     pack.add_argument("out", type=Path, help="folder for the archives")
     pack.set_defaults(run=data_pack)
-    return main
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run one command; expected failures print one line and exit 1, never a traceback."""
-    from medcnn.data.build import BuildError
-    from medcnn.data.fetch import FetchError
-    from medcnn.data.manifest import ManifestError
-    from medcnn.data.sources import SourcesError
-
-    args = parser().parse_args(argv)
-    try:
-        args.run(args)
-    except (BuildError, FetchError, ManifestError, SourcesError) as error:
-        print(f"medcnn: error: {error}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("medcnn: interrupted; nothing was half-written", file=sys.stderr)
-        return 130
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
