@@ -25,10 +25,14 @@ data: setup  ## fetch the sources into data/raw and build data/processed
 	$(BIN)/medcnn data build --quiet
 
 lint: setup  ## ruff over the package, the tests and the notebook sources
-	$(BIN)/ruff check src tests $(wildcard notebooks/*.py)
+	$(BIN)/ruff check src tests $(wildcard app/*.py notebooks/*.py)
+	$(BIN)/ruff format --check src tests $(wildcard app/*.py notebooks/*.py)
 	$(BIN)/python -m medcnn.notebook_pairing notebooks
 
-test: data lint  ## unit, data and notebook tests
+book: data  ## execute every notebook once and build the HTML book in _build/html
+	$(BIN)/jupyter-book build . -n -W --keep-going
+
+test: data lint book  ## unit, data and notebook tests, then the built book's HTML
 	$(BIN)/python -m pytest
 
 clean:

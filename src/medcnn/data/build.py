@@ -50,6 +50,22 @@ class BuildSettings:
     duplicate_correlation: float = 0.98
     twin_distance: int = 20
     twin_correlation: float = 0.96
+    copy_distance: int = 48
+    copy_correlation: float = 0.99
+
+    def is_copy(self, distance: int, correlation: float) -> bool:
+        """Thumbnails this alike are one picture even where low texture scrambles the hash."""
+        return distance <= self.copy_distance and correlation >= self.copy_correlation
+
+    def is_near_duplicate(self, distance: int, correlation: float) -> bool:
+        """Alike enough to drop the later image when the two come from different sources."""
+        near = distance <= self.duplicate_distance and correlation >= self.duplicate_correlation
+        return near or self.is_copy(distance, correlation)
+
+    def is_near_twin(self, distance: int, correlation: float) -> bool:
+        """Alike enough to keep both images of one source in the same group."""
+        near = distance <= self.twin_distance and correlation >= self.twin_correlation
+        return near or self.is_copy(distance, correlation)
 
 
 def load_settings(path: Path | None = None) -> BuildSettings:
@@ -58,6 +74,7 @@ def load_settings(path: Path | None = None) -> BuildSettings:
     values = yaml.safe_load(path.read_text()) or {}
     near = values.get("near_duplicate", {})
     twin = values.get("near_twin", {})
+    copy = values.get("copy", {})
     return BuildSettings(
         image_size=int(values.get("image_size", 128)),
         seed=int(values.get("seed", 0)),
@@ -67,6 +84,8 @@ def load_settings(path: Path | None = None) -> BuildSettings:
         duplicate_correlation=float(near.get("min_correlation", 0.98)),
         twin_distance=int(twin.get("max_hash_distance", 20)),
         twin_correlation=float(twin.get("min_correlation", 0.96)),
+        copy_distance=int(copy.get("max_hash_distance", 48)),
+        copy_correlation=float(copy.get("min_correlation", 0.99)),
     )
 
 
@@ -243,23 +262,19 @@ def find_duplicates(
         pairs += near_duplicate_pairs(
             hashes,
             thumbs,
-            max(settings.duplicate_distance, settings.twin_distance),
+            max(settings.duplicate_distance, settings.twin_distance, settings.copy_distance),
             min(settings.duplicate_correlation, settings.twin_correlation),
         )
     twins: list[tuple[int, int]] = []
     for pair in sorted(pairs, key=lambda p: (p.second, p.first, p.distance)):
         first, second = candidates[pair.first], candidates[pair.second]
         if sources[first] == sources[second]:
-            if (
-                pair.distance <= settings.twin_distance
-                and pair.correlation >= settings.twin_correlation
-            ):
+            if settings.is_near_twin(pair.distance, pair.correlation):
                 twins.append((first, second))
         elif (
             keep[first]
             and keep[second]
-            and pair.distance <= settings.duplicate_distance
-            and pair.correlation >= settings.duplicate_correlation
+            and settings.is_near_duplicate(pair.distance, pair.correlation)
         ):
             keep[second] = False
             dropped.append(

@@ -1,0 +1,95 @@
+"""Exploration tables and leakage checks, and the figures drawn from them."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.figure import Figure
+
+from medcnn import plots
+from medcnn.config import CLASSES
+from medcnn.data import explore
+from medcnn.data.build import BuildSettings
+from tests.conftest import brighter, synthetic_image
+
+
+@pytest.fixture
+def manifest() -> pd.DataFrame:
+    """Twelve images: pairs 0-1 and 2-3 are near twins; 0-1 share a split, 2-3 do not."""
+    splits = ["train", "train", "train", "test", "val", "test"] * 2
+    return pd.DataFrame(
+        {
+            "label": [CLASSES[i % 3] for i in range(12)],
+            "source": [f"s{i % 3}" for i in range(12)],
+            "modality": ["MRI"] * 12,
+            "split": splits[:10] + ["external", "external"],
+            "group": ["g0", "g0", "g2", "g3"] + [f"g{i}" for i in range(4, 12)],
+            "width": [128, 256, 64, 100] * 3,
+            "height": [128, 200, 64, 100] * 3,
+        }
+    )
+
+
+@pytest.fixture
+def pixels() -> np.ndarray:
+    images = [np.asarray(synthetic_image(seed, (128, 128))) for seed in range(12)]
+    images[1] = np.asarray(brighter(synthetic_image(0, (128, 128)), 8))
+    images[3] = np.asarray(brighter(synthetic_image(2, (128, 128)), 8))
+    return np.stack(images)
+
+
+def test_split_table_counts_every_image_once(manifest) -> None:
+    table = explore.split_table(manifest)
+    assert table.loc["total", "total"] == len(manifest)
+    assert list(table.columns) == [*CLASSES, "total"]
+    assert table.loc["external", "total"] == 2
+
+
+def test_leakage_table_finds_the_crossing_twin_and_only_it(manifest, pixels) -> None:
+    pairs = explore.near_pairs_frame(pixels)
+    assert {(0, 1), (2, 3)} <= set(zip(pairs["first"], pairs["second"], strict=True))
+    table = explore.leakage_table(manifest, pairs)
+    assert list(table["across splits (medcnn)"]) == [1] * len(explore.THRESHOLDS)
+
+
+def test_random_split_is_seeded_and_near_70_15_15() -> None:
+    first, again = explore.random_image_split(20_000, 3), explore.random_image_split(20_000, 3)
+    assert (first == again).all()
+    assert abs((first == "train").mean() - 0.70) < 0.02
+
+
+def test_group_check_counts_groups_across_splits(manifest) -> None:
+    check = explore.group_check(manifest)
+    assert check.groups_across_splits == 0
+    assert check.groups == 11 and check.largest_group == 2
+    crossing = manifest.assign(group=["same"] * 4 + list(manifest["group"][4:]))
+    assert explore.group_check(crossing).groups_across_splits == 1
+
+
+def test_copies_of_low_texture_are_alike_beyond_the_hash_criterion() -> None:
+    settings = BuildSettings()
+    assert settings.is_near_twin(40, 0.995) and settings.is_near_duplicate(40, 0.995)
+    assert not settings.is_near_twin(40, 0.97)
+    assert settings.is_near_twin(20, 0.96) and not settings.is_near_duplicate(20, 0.96)
+
+
+def test_figures_draw_from_the_tables(manifest, pixels) -> None:
+    figures = [
+        plots.plot_class_balance(explore.split_table(manifest)),
+        plots.plot_source_balance(explore.source_split_table(manifest)),
+        plots.plot_image_grid(pixels[:5], ["a"] * 5, columns=3, title="grid"),
+        plots.plot_size_distribution(manifest),
+        plots.plot_intensity_distribution(pixels, manifest["label"]),
+        plots.plot_group_sizes(manifest),
+        plots.plot_pair_examples(pixels, explore.near_pairs_frame(pixels).head(2), ["x", "y"]),
+    ]
+    for figure in figures:
+        assert isinstance(figure, Figure) and figure.axes
+        titled = [axis.get_title() for axis in figure.axes] + [figure.get_suptitle()]
+        assert any(titled) or len(figure.axes) > 2
+        matplotlib.pyplot.close(figure)
