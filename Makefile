@@ -25,8 +25,8 @@ data: setup  ## fetch the sources into data/raw and build data/processed
 	$(BIN)/medcnn data build --quiet
 
 lint: setup  ## ruff over the package, the tests and the notebook sources
-	$(BIN)/ruff check src tests $(wildcard app/*.py notebooks/*.py)
-	$(BIN)/ruff format --check src tests $(wildcard app/*.py notebooks/*.py)
+	$(BIN)/ruff check src tests benchmarks $(wildcard app/*.py notebooks/*.py)
+	$(BIN)/ruff format --check src tests benchmarks $(wildcard app/*.py notebooks/*.py)
 	$(BIN)/python -m medcnn.notebook_pairing notebooks
 
 book: data  ## execute every notebook once and build the HTML book in _build/html
@@ -34,6 +34,9 @@ book: data  ## execute every notebook once and build the HTML book in _build/htm
 
 test: data lint book  ## unit, data and notebook tests, then the built book's HTML
 	$(BIN)/python -m pytest
+
+bench: data  ## speed figures, each against a baseline of the same run: benchmarks/results.json
+	$(BIN)/python -m benchmarks.run
 
 clean:
 	rm -rf _build data/processed

@@ -1,0 +1,1 @@
+"""Speed measurements of medcnn, each against a baseline measured in the same run."""
