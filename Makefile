@@ -6,8 +6,9 @@ BIN := $(VENV)/bin
 export MEDCNN_MIRROR ?= $(abspath ../shared/data/sources)
 export KERAS_HOME := $(abspath .keras-home)
 WEIGHTS ?= ../shared/weights/keras/models
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: setup data book test lint bench clean
+.PHONY: setup data book test lint bench browser serve app clean
 
 setup: $(VENV)/.installed  ## virtual environment with the pinned packages
 
@@ -32,7 +33,16 @@ lint: setup  ## ruff over the package, the tests and the notebook sources
 book: data  ## execute every notebook once and build the HTML book in _build/html
 	$(BIN)/jupyter-book build . -n -W --keep-going
 
-test: data lint book  ## unit, data and notebook tests, then the built book's HTML
+browser:  ## Debian's chromium for the real-browser test (needs root or sudo)
+	command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
+
+serve: setup  ## the upload cell as a web app: Voilà on http://127.0.0.1:8866
+	cd notebooks && ../$(BIN)/voila 05_predict.ipynb --no-browser --port=8866 --Voila.ip=127.0.0.1
+
+app: setup  ## the Streamlit app on http://127.0.0.1:8501
+	$(BIN)/streamlit run app/streamlit_app.py --server.address 127.0.0.1 --server.headless true
+
+test: data lint book browser  ## unit, data and notebook tests, the built book's HTML, the browser
 	$(BIN)/python -m pytest
 
 bench: data  ## speed figures, each against a baseline of the same run: benchmarks/results.json

@@ -138,3 +138,142 @@ def plot_pair_examples(pixels: np.ndarray, pairs: pd.DataFrame, captions: Sequen
         axes[0, column].set_title(caption, fontsize=7)
     figure.tight_layout()
     return figure
+
+
+def plot_prediction(prediction, truth: str | None = None) -> Figure:
+    """One upload's answer: the image as the model sees it, the probabilities, the heatmap."""
+    panels = 3 if prediction.overlay is not None else 2
+    figure, axes = plt.subplots(1, panels, figsize=(3.2 * panels, 3.0))
+    axes[0].imshow(prediction.pixels, cmap="gray", vmin=0, vmax=255)
+    axes[0].set_title("what the model sees", fontsize=9)
+    axes[0].axis("off")
+    shares = [prediction.probabilities[name] for name in CLASSES]
+    axes[1].barh(list(CLASSES), shares, color=class_palette())
+    axes[1].set(xlim=(0, 1), xlabel="probability")
+    axes[1].invert_yaxis()
+    for row, share in enumerate(shares):
+        axes[1].text(min(share + 0.02, 0.8), row, f"{share:.1%}", va="center", fontsize=8)
+    if prediction.overlay is not None:
+        axes[2].imshow(prediction.overlay)
+        axes[2].set_title(f"Grad-CAM for {prediction.top_class}", fontsize=9)
+        axes[2].axis("off")
+    truth_text = f" (true class: {truth})" if truth else ""
+    figure.suptitle(f"{prediction.name}: {prediction.summary()}{truth_text}", fontsize=10)
+    if prediction.warnings:
+        figure.text(0.01, -0.02, "\n".join(f"⚠ {w}" for w in prediction.warnings), fontsize=7)
+    figure.tight_layout()
+    return figure
+
+
+def plot_confusion_matrices(report: dict, title: str) -> Figure:
+    """Counts and row-normalised rates (recall on the diagonal) of one evaluation report."""
+    import seaborn as sns
+
+    counts = np.asarray(report["confusion_matrix"])
+    rates = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    figure, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    style = {"xticklabels": CLASSES, "yticklabels": CLASSES, "cbar": False, "square": True}
+    sns.heatmap(counts, annot=True, fmt="d", cmap="Blues", ax=left, **style)
+    sns.heatmap(rates, annot=True, fmt=".1%", cmap="Blues", vmin=0, vmax=1, ax=right, **style)
+    for axis, what in ((left, "images"), (right, "share of the true class")):
+        axis.set(xlabel="predicted class", ylabel="true class", title=what)
+    figure.suptitle(title)
+    figure.tight_layout()
+    return figure
+
+
+def plot_curves(report: dict, title: str) -> Figure:
+    """One-vs-rest ROC and precision-recall curves per class, with their areas."""
+    figure, (roc, pr) = plt.subplots(1, 2, figsize=(10, 4))
+    for name in CLASSES:
+        curve, figures = report["curves"][name], report["per_class"][name]
+        if curve["roc"] is None:
+            continue
+        color = CLASS_COLORS[name]
+        roc.plot(
+            curve["roc"]["fpr"],
+            curve["roc"]["tpr"],
+            color=color,
+            label=f"{name} (AUC {figures['roc_auc']:.3f})",
+        )
+        pr.plot(
+            curve["pr"]["recall"],
+            curve["pr"]["precision"],
+            color=color,
+            label=f"{name} (AP {figures['pr_auc']:.3f})",
+        )
+    roc.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1)
+    roc.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC")
+    pr.set(xlabel="recall", ylabel="precision", title="Precision-recall", ylim=(0, 1.02))
+    for axis in (roc, pr):
+        axis.legend(frameon=False, loc="lower left" if axis is pr else "lower right")
+    figure.suptitle(title)
+    figure.tight_layout()
+    return figure
+
+
+def plot_reliability(report: dict, title: str) -> Figure:
+    """Accuracy against confidence per bin, before and after temperature scaling."""
+    figure, axes = plt.subplots(1, 2, figsize=(9, 4), sharey=True)
+    stages = (("before", report["ece"]), ("after", report.get("ece_after_temperature")))
+    for axis, (stage, ece) in zip(axes, stages, strict=True):
+        bins = report["reliability"][stage]
+        axis.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1)
+        if bins is None:
+            axis.set_title(f"{stage} scaling: not fitted")
+            continue
+        edges = np.asarray(bins["edges"])
+        accuracy = [np.nan if a is None else a for a in bins["accuracy"]]
+        axis.bar(
+            edges[:-1],
+            accuracy,
+            width=np.diff(edges),
+            align="edge",
+            color="#0072B2",
+            edgecolor="white",
+            alpha=0.8,
+        )
+        temperature = f", T = {report['temperature']:.2f}" if stage == "after" else ""
+        axis.set_title(f"{stage} temperature scaling{temperature}\nECE {ece:.2%}")
+        axis.set(xlabel="confidence (top probability)", xlim=(0, 1), ylim=(0, 1))
+    axes[0].set_ylabel("accuracy")
+    figure.suptitle(title)
+    figure.tight_layout()
+    return figure
+
+
+def plot_group_accuracy(groups: dict, labels: dict[str, str], title: str) -> Figure:
+    """Accuracy per source (or modality) with its bootstrap interval, coloured by class."""
+    names = sorted(groups, key=lambda g: (labels.get(g, ""), g))
+    accuracy = np.array([groups[g]["accuracy"] for g in names])
+    low = accuracy - np.array([groups[g]["accuracy_ci"][0] for g in names])
+    high = np.array([groups[g]["accuracy_ci"][1] for g in names]) - accuracy
+    colors = [CLASS_COLORS.get(labels.get(g, ""), "#555555") for g in names]
+    figure, axis = plt.subplots(figsize=(7, 0.3 * len(names) + 1.2))
+    axis.barh(names, accuracy, xerr=[low, high], color=colors, capsize=2)
+    for row, g in enumerate(names):
+        axis.text(0.01, row, f"n={groups[g]['n']}", va="center", fontsize=7, color="white")
+    axis.invert_yaxis()
+    axis.set(xlim=(0, 1.0), xlabel="accuracy (95% bootstrap interval)", title=title)
+    figure.tight_layout()
+    return figure
+
+
+def plot_learning_curves(histories: dict[str, dict[str, list[float]]]) -> Figure:
+    """Training and validation loss and accuracy per epoch, one column per model."""
+    figure, axes = plt.subplots(
+        2, len(histories), figsize=(3.6 * len(histories), 5.5), squeeze=False, sharey="row"
+    )
+    for column, (name, history) in enumerate(histories.items()):
+        epochs = np.arange(1, len(history["loss"]) + 1)
+        for row, metric in enumerate(("loss", "accuracy")):
+            axis = axes[row, column]
+            axis.plot(epochs, history[metric], color="#0072B2", marker="o", label="train")
+            axis.plot(epochs, history[f"val_{metric}"], color="#D55E00", marker="o", label="val")
+            axis.set(xlabel="epoch", ylabel=metric if column == 0 else "")
+            if row == 0:
+                axis.set_title(name)
+    axes[0, 0].legend(frameon=False)
+    figure.suptitle("Learning curves (val selects the epoch; test and external are never used)")
+    figure.tight_layout()
+    return figure

@@ -1,0 +1,60 @@
+"""`medcnn train`: train one or more models, or regenerate the release model."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def train(args: argparse.Namespace) -> None:
+    from medcnn.cli import CommandError
+    from medcnn.models import WeightsUnavailable
+    from medcnn.train import train_model, train_release
+    from medcnn.training.recipes import RECIPES
+
+    try:
+        if args.release:
+            runs = [train_release(seed=args.seed)]
+        else:
+            names = args.models or list(RECIPES)
+            unknown = sorted(set(names) - set(RECIPES))
+            if unknown:
+                raise CommandError(f"unknown model {unknown}; choose from {', '.join(RECIPES)}")
+            runs = [train_model(name, args.seed, output(args, name)) for name in names]
+    except WeightsUnavailable as error:
+        raise CommandError(str(error)) from None
+    for run in runs:
+        scores = run.card["metrics"]
+        summary = ", ".join(
+            f"{split} acc {s['accuracy']:.3f} macro-F1 {s['macro_f1']:.3f}"
+            for split, s in scores.items()
+        )
+        print(f"{run.name}: {summary} → {run.path}")
+
+
+def output(args: argparse.Namespace, name: str) -> Path | None:
+    return args.out / f"{name}.keras" if args.out else None
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    """Add `medcnn train`."""
+    from medcnn.training.recipes import RECIPES, RELEASE_RECIPE
+
+    parser = commands.add_parser(
+        "train",
+        help="train models on the train split, select on val, save them with model cards",
+    )
+    parser.add_argument(
+        "models",
+        nargs="*",
+        metavar="MODEL",
+        help=f"recipes to train, from {', '.join(RECIPES)} (default: all)",
+    )
+    parser.add_argument(
+        "--release",
+        action="store_true",
+        help=f"train {RELEASE_RECIPE} and write the release model models/medcnn.keras",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed for weights, shuffling, dropout")
+    parser.add_argument("--out", type=Path, default=None, help="folder for models (default: runs/)")
+    parser.set_defaults(run=train)

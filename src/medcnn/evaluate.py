@@ -1,0 +1,200 @@
+"""Evaluate a model on a split of the manifest or on any folder laid out like the sources.
+
+The figures: accuracy and macro-F1 with bootstrap intervals, per-class precision / recall /
+F1 / support / ROC-AUC / PR-AUC, the confusion matrix, calibration error before and after
+temperature scaling (the temperature fitted on the validation split only), and accuracy per
+source and per modality. Every value is plain JSON: floats, ints, lists, None.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from medcnn.calibration import (
+    apply_temperature,
+    expected_calibration_error,
+    fit_temperature,
+    reliability_bins,
+)
+from medcnn.config import CLASSES
+from medcnn.data.images import CANONICAL_SIZE, ImageDecodeError, load_canonical
+from medcnn.metrics import classification_metrics, group_accuracy
+
+LISTING_COLUMNS = ("subtype", "modality", "view", "patient_id")
+"""files.csv columns carried into the frame when present (`file` and `label` are required)."""
+
+GROUP_COLUMNS = {"per_source": "source", "per_modality": "modality"}
+
+
+class FolderError(ValueError):
+    """A folder that cannot be evaluated: no files.csv, unknown labels, no readable image."""
+
+
+def source_folders(folder: Path) -> list[Path]:
+    """The source folders under `folder` (each with a files.csv), or `folder` itself if it
+    is one."""
+    folder = Path(folder)
+    if (folder / "files.csv").is_file():
+        return [folder]
+    found = sorted(p for p in folder.glob("*") if (p / "files.csv").is_file())
+    if not found:
+        raise FolderError(f"{folder}: no files.csv in it or in any sub-folder")
+    return found
+
+
+def read_folder_listing(folder: Path) -> pd.DataFrame:
+    """Every row of every files.csv under `folder`, with `source` and `path` (relative)."""
+    frames = []
+    for source in source_folders(folder):
+        frame = pd.read_csv(source / "files.csv", dtype=str, keep_default_na=False)
+        missing = {"file", "label"} - set(frame.columns)
+        if missing:
+            raise FolderError(f"{source / 'files.csv'}: no column {', '.join(sorted(missing))}")
+        frame = frame.reindex(columns=["file", "label", *LISTING_COLUMNS], fill_value="")
+        frame.insert(0, "source", source.name)
+        frame.insert(0, "path", source.name + "/" + frame["file"])
+        frame["folder"] = str(source)
+        frames.append(frame)
+    listing = pd.concat(frames, ignore_index=True)
+    unknown = sorted(set(listing["label"]) - set(CLASSES))
+    if unknown:
+        raise FolderError(f"{folder}: unknown labels {unknown}; expected some of {list(CLASSES)}")
+    return listing
+
+
+def load_folder(
+    folder: Path, size: int = CANONICAL_SIZE
+) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
+    """Images (N, S, S, 1) uint8, labels (N,) int32 and rows of every readable listed image.
+
+    Decoded exactly as the dataset build decodes (`load_canonical`). Files that are missing
+    or not images are left out and listed, with the reason, in `frame.attrs["unreadable"]`.
+    """
+    listing = read_folder_listing(folder)
+    pixels, kept, unreadable = [], [], []
+    for row in listing.itertuples():
+        try:
+            pixels.append(load_canonical(Path(row.folder) / row.file, size))
+        except (OSError, ImageDecodeError) as error:
+            unreadable.append({"path": row.path, "error": str(error).splitlines()[0]})
+            continue
+        kept.append(row.Index)
+    if not pixels:
+        raise FolderError(f"{folder}: none of the {len(listing)} listed images could be read")
+    frame = listing.loc[kept].drop(columns=["file", "folder"]).reset_index(drop=True)
+    frame.attrs["unreadable"] = unreadable
+    labels = np.array([CLASSES.index(label) for label in frame["label"]], dtype=np.int32)
+    return np.stack(pixels)[..., np.newaxis], labels, frame
+
+
+def predict_probabilities(model, images: np.ndarray, batch_size: int = 64) -> np.ndarray:
+    """Class probabilities (N, 3) as float64, in CLASSES order."""
+    probabilities = model.predict(np.asarray(images), batch_size=batch_size, verbose=0)
+    return np.asarray(probabilities, dtype=np.float64)
+
+
+def validation_temperature(model, processed: Path | None = None, batch_size: int = 64) -> float:
+    """The temperature fitted on the manifest's validation split (and on nothing else)."""
+    from medcnn.data.dataset import split_arrays
+
+    images, labels, _ = split_arrays("val", processed)
+    return fit_temperature(predict_probabilities(model, images, batch_size), labels)
+
+
+def evaluate_probabilities(
+    probabilities: np.ndarray,
+    labels: np.ndarray,
+    frame: pd.DataFrame | None = None,
+    temperature: float | None = None,
+    resamples: int = 1000,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> dict:
+    """Every figure of the evaluation from predicted probabilities; see the module docstring.
+
+    `temperature` (fitted elsewhere, on val) adds the calibration after scaling; `frame`
+    with `source` / `modality` columns adds the per-group accuracies.
+    """
+    labels = np.asarray(labels)
+    if len(labels) == 0:
+        raise ValueError("nothing to evaluate: no images")
+    report = classification_metrics(labels, probabilities, resamples, seed, confidence)
+    report["ece"] = expected_calibration_error(probabilities, labels)
+    report["temperature"] = temperature
+    report["ece_after_temperature"] = None
+    report["reliability"] = {"before": reliability_bins(probabilities, labels), "after": None}
+    if temperature is not None:
+        scaled = apply_temperature(probabilities, temperature)
+        report["ece_after_temperature"] = expected_calibration_error(scaled, labels)
+        report["reliability"]["after"] = reliability_bins(scaled, labels)
+    predictions = np.argmax(probabilities, axis=1)
+    for key, column in GROUP_COLUMNS.items():
+        if frame is not None and column in frame.columns:
+            groups = frame[column].to_numpy()
+            report[key] = group_accuracy(labels, predictions, groups, resamples, seed, confidence)
+    return report
+
+
+def evaluate_model(
+    model,
+    images: np.ndarray,
+    labels: np.ndarray,
+    frame: pd.DataFrame | None = None,
+    temperature: float | None = None,
+    batch_size: int = 64,
+    resamples: int = 1000,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> dict:
+    """Predict `images` with `model` and compute every figure (`evaluate_probabilities`)."""
+    probabilities = predict_probabilities(model, images, batch_size)
+    return evaluate_probabilities(
+        probabilities, labels, frame, temperature, resamples, seed, confidence
+    )
+
+
+def summary(report: dict) -> str:
+    """A readable page of the main figures of a report."""
+    level = f"{report['confidence_level']:.0%}"
+    lines = [
+        f"{report['n']:,} images",
+        f"accuracy {report['accuracy']:.3f} {interval(report['accuracy_ci'])}, "
+        f"macro-F1 {report['macro_f1']:.3f} {interval(report['macro_f1_ci'])} ({level} bootstrap)",
+        "",
+        f"{'class':<8}{'precision':>10}{'recall':>8}{'F1':>7}{'support':>9}"
+        f"{'ROC-AUC':>9}{'PR-AUC':>8}",
+    ]
+    for name, row in report["per_class"].items():
+        lines.append(
+            f"{name:<8}{row['precision']:>10.3f}{row['recall']:>8.3f}{row['f1']:>7.3f}"
+            f"{row['support']:>9,}{number(row['roc_auc']):>9}{number(row['pr_auc']):>8}"
+        )
+    lines += ["", "confusion matrix (rows: true class, columns: predicted)"]
+    lines.append(" " * 8 + "".join(f"{name:>8}" for name in CLASSES))
+    for name, counts in zip(CLASSES, report["confusion_matrix"], strict=True):
+        lines.append(f"{name:<8}" + "".join(f"{count:>8,}" for count in counts))
+    lines += ["", f"expected calibration error {report['ece']:.3f}"]
+    if report["temperature"] is not None:
+        lines[-1] += (
+            f", {report['ece_after_temperature']:.3f} after temperature scaling "
+            f"(T = {report['temperature']:.2f})"
+        )
+    for key, title in (("per_source", "source"), ("per_modality", "modality")):
+        if key in report:
+            lines += ["", f"accuracy per {title}"]
+            lines += [
+                f"  {name:<40}{row['n']:>7,}  {row['accuracy']:.3f} {interval(row['accuracy_ci'])}"
+                for name, row in report[key].items()
+            ]
+    return "\n".join(lines)
+
+
+def interval(bounds: list[float]) -> str:
+    return f"[{bounds[0]:.3f}, {bounds[1]:.3f}]"
+
+
+def number(value: float | None) -> str:
+    return "—" if value is None else f"{value:.3f}"

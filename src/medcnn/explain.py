@@ -1,0 +1,213 @@
+"""Grad-CAM (Selvaraju et al., 2017) for every medcnn model, and its randomization check.
+
+Works on a Sequential CNN (called or not), a functional CNN, and a transfer model whose
+pretrained base is a nested model, also after loading from a `.keras` file. A layer inside
+a nested base cannot be wired to the outer input directly ("Graph disconnected"), so the
+gradient model is assembled in three parts: the outer layers up to the base, a sub-model of
+the base returning [activations, base output], and the outer layers after it.
+
+The score differentiated is the class logit, read from the final Dense layer's kernel and
+bias, because a saturated softmax has no gradient; a model ending otherwise falls back to
+the log-probability.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+from matplotlib import colormaps
+from PIL import Image
+from scipy.stats import spearmanr
+
+from medcnn.data.images import CANONICAL_SIZE
+
+CONVOLUTIONS = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.SeparableConv2D)
+
+
+def ensure_built(model: keras.Model) -> keras.Model:
+    """Give a never-called Sequential model its graph, on the contract's input shape."""
+    if isinstance(model, keras.Sequential) and not model.built:
+        model.build((None, CANONICAL_SIZE, CANONICAL_SIZE, 1))
+    return model
+
+
+def flat_layers(model: keras.Model) -> list[keras.layers.Layer]:
+    """Every layer in graph order, nested models opened in place."""
+    layers = []
+    for layer in ensure_built(model).layers:
+        layers.append(layer)
+        if isinstance(layer, keras.Model):
+            layers.extend(flat_layers(layer))
+    return layers
+
+
+def last_conv_layer(model: keras.Model) -> str:
+    """Name of the last convolution, searching inside nested models too."""
+    for layer in reversed(flat_layers(model)):
+        if isinstance(layer, CONVOLUTIONS):
+            return layer.name
+    raise ValueError(f"model {model.name!r} has no convolution layer")
+
+
+def layer_path(model: keras.Model, name: str) -> list[keras.layers.Layer]:
+    """The chain of nested models leading to the layer `name`, ending with that layer."""
+    for layer in ensure_built(model).layers:
+        if layer.name == name:
+            return [layer]
+        if isinstance(layer, keras.Model):
+            try:
+                return [layer, *layer_path(layer, name)]
+            except ValueError:
+                continue
+    raise ValueError(f"no layer named {name!r} in model {model.name!r}")
+
+
+def activation_model(model: keras.Model, path: list[keras.layers.Layer], outputs) -> keras.Model:
+    """A model from `model`'s input to [the last layer of `path`'s output, *outputs]."""
+    target = path[0]
+    if len(path) == 1:
+        return keras.Model(model.inputs[0], [target.output, *outputs])
+    # The nested model's own `.input`/`.output` are its inner graph's; its call in the outer
+    # graph is its inbound node (Keras 3 keeps no public accessor for it).
+    if len(target._inbound_nodes) != 1:
+        raise ValueError(f"nested model {target.name!r} must be called exactly once")
+    (node,) = target._inbound_nodes
+    (base_input,), (base_output,) = node.input_tensors, node.output_tensors
+    before = keras.Model(model.inputs[0], base_input)
+    inner = activation_model(target, path[1:], target.outputs)
+    after = keras.Model(base_output, outputs)
+    inputs = keras.Input(batch_shape=model.inputs[0].shape, dtype=model.inputs[0].dtype)
+    activations, base_output = inner(before(inputs))
+    rest = after(base_output)
+    return keras.Model(inputs, [activations, *(rest if isinstance(rest, list) else [rest])])
+
+
+def class_scores(head: keras.layers.Layer, features: tf.Tensor) -> tf.Tensor:
+    """Pre-softmax scores of the final layer `head` given its input."""
+    if isinstance(head, keras.layers.Dense):
+        logits = tf.matmul(features, head.kernel)
+        return logits + head.bias if head.use_bias else logits
+    return tf.math.log(head(features) + keras.config.epsilon())
+
+
+def heatmaps(
+    model: keras.Model,
+    images: np.ndarray,
+    class_indices: list[int] | None = None,
+    layer_name: str | None = None,
+) -> np.ndarray:
+    """Grad-CAM of a batch (N, S, S, 1): float32 (N, S, S) in [0, 1], one gradient model."""
+    images = np.asarray(images)
+    path = layer_path(model, layer_name or last_conv_layer(model))
+    head = model.layers[-1]
+    gradient_model = activation_model(model, path, [head.input])
+    with tf.GradientTape() as tape:
+        activations, features = gradient_model(images, training=False)
+        scores = class_scores(head, features)
+        chosen = tf.argmax(scores, axis=-1) if class_indices is None else class_indices
+        score = tf.gather(scores, chosen, axis=1, batch_dims=1)
+    gradients = tape.gradient(score, activations)
+    weights = tf.reduce_mean(gradients, axis=(1, 2), keepdims=True)
+    cams = tf.nn.relu(tf.reduce_sum(weights * activations, axis=-1, keepdims=True))
+    cams = tf.image.resize(cams, images.shape[1:3], method="bilinear")[..., 0].numpy()
+    peaks = cams.max(axis=(1, 2), keepdims=True)
+    normalized = np.divide(cams, peaks, out=np.zeros_like(cams), where=peaks > 0)
+    return np.clip(normalized, 0.0, 1.0).astype(np.float32)
+
+
+def grad_cam(
+    model: keras.Model,
+    image: np.ndarray,
+    class_index: int | None = None,
+    layer_name: str | None = None,
+) -> np.ndarray:
+    """Class-specific Grad-CAM heatmap of one image, float32 (S, S) in [0, 1].
+
+    `image` is (S, S, 1) or (1, S, S, 1); `class_index` None explains the predicted class;
+    `layer_name` None uses the last convolution. An all-zero map means no region raised
+    the class score.
+    """
+    batch = np.asarray(image)
+    batch = batch[np.newaxis] if batch.ndim == 3 else batch
+    classes = None if class_index is None else [class_index]
+    return heatmaps(model, batch, classes, layer_name)[0]
+
+
+def overlay(
+    image: np.ndarray, heatmap: np.ndarray, alpha: float = 0.4, colormap: str = "jet"
+) -> np.ndarray:
+    """The grayscale image with the coloured heatmap blended over it: RGB uint8 (S, S, 3)."""
+    gray = np.asarray(image).squeeze().astype(np.float32)
+    if heatmap.shape != gray.shape:
+        resized = Image.fromarray(np.asarray(heatmap, dtype=np.float32)).resize(
+            gray.shape[::-1], Image.Resampling.BILINEAR
+        )
+        heatmap = np.asarray(resized)
+    colours = colormaps[colormap](np.clip(heatmap, 0.0, 1.0))[..., :3] * 255.0
+    blended = (1.0 - alpha) * gray[..., np.newaxis] + alpha * colours
+    return np.round(np.clip(blended, 0, 255)).astype(np.uint8)
+
+
+def rank_correlation(first: np.ndarray, second: np.ndarray) -> float:
+    """Spearman correlation of two heatmaps; a constant map correlates 0 with a different one."""
+    first, second = np.ravel(first), np.ravel(second)
+    if np.array_equal(first, second):
+        return 1.0
+    if np.ptp(first) == 0 or np.ptp(second) == 0:
+        return 0.0
+    return float(spearmanr(first, second).statistic)
+
+
+def randomize_weights(layer: keras.layers.Layer, rng: np.random.Generator) -> None:
+    """Redraw each trainable weight from a normal with the trained weight's mean and spread."""
+    for weight in layer.trainable_weights:
+        values = weight.numpy()
+        weight.assign(rng.normal(values.mean(), values.std(), values.shape).astype(values.dtype))
+
+
+def randomization_check(
+    model: keras.Model,
+    images: np.ndarray,
+    cascading: bool = True,
+    layer_name: str | None = None,
+    seed: int = 0,
+) -> list[dict]:
+    """Model-parameter randomization test (Adebayo et al., 2018) on a clone of `model`.
+
+    Cascading: the layers with learnable weights (a frozen base's included, nested models
+    opened) are randomized one after another from the output down; otherwise all at once.
+    After each step the Grad-CAM of every image, for the class the original model predicts,
+    is compared with the original map by Spearman rank correlation. One dict per step:
+    `randomized` (the layer, or "all"), mean `spearman` and `per_image`. Maps that mean
+    something change: correlations well below 1.
+    """
+    model = ensure_built(model)
+    layer_name = layer_name or last_conv_layer(model)
+    images = np.asarray(images)
+    classes = [int(c) for c in np.argmax(model.predict(images, verbose=0), axis=-1)]
+    originals = heatmaps(model, images, classes, layer_name)
+    clone = keras.models.clone_model(model)
+    clone.set_weights(model.get_weights())
+    layers = flat_layers(clone)
+    for layer in layers:
+        layer.trainable = True  # so that a frozen base's weights count as learnable
+    learnable = [
+        layer for layer in layers if layer.trainable_weights and not isinstance(layer, keras.Model)
+    ]
+    steps = [[layer] for layer in reversed(learnable)] if cascading else [learnable]
+    rng = np.random.default_rng(seed)
+    results = []
+    for step in steps:
+        for layer in step:
+            randomize_weights(layer, rng)
+        randomized = heatmaps(clone, images, classes, layer_name)
+        correlations = [rank_correlation(a, b) for a, b in zip(originals, randomized, strict=True)]
+        results.append(
+            {
+                "randomized": step[0].name if cascading else "all",
+                "spearman": float(np.mean(correlations)),
+                "per_image": correlations,
+            }
+        )
+    return results

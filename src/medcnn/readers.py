@@ -1,0 +1,206 @@
+"""From whatever file a user has to the canonical 128 px grayscale array, or one clear line.
+
+Raster files go through exactly the training path (`open_image` → `to_grayscale` →
+`square_resize`); DICOM is turned into a grayscale image first (`medcnn.dicom`). Everything
+that can go wrong with untrusted bytes ends as an `UnusableImageError` whose text is one line
+that says what is wrong with the file, never a traceback.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from medcnn.data.images import ImageDecodeError, open_image, square_resize, to_grayscale
+
+MAX_FILE_BYTES = 64 * 2**20
+"""Largest file read: a generous cap for one scan or photo, well below memory trouble."""
+MAX_PIXELS = 40_000_000
+"""Largest image decoded (a 6000×6000 scan fits); larger headers are refused before decoding."""
+MIN_SIDE = 16
+"""Smallest side accepted: below it a 128 px canonical image would be invented, not measured."""
+ELONGATED = 8
+"""Aspect ratio from which the padded square is mostly black: a warning, not an error."""
+RASTER_FORMATS = ("PNG", "JPEG", "BMP", "DIB", "TIFF", "GIF", "WEBP", "PPM")
+ImageSource = bytes | bytearray | memoryview | str | Path
+"""A file path, or the bytes of an upload."""
+READABLE = "PNG, JPEG, BMP, TIFF, GIF, WebP or DICOM"
+
+NOT_IMAGES = (
+    (b"%PDF", "a PDF document, not an image; export the page as PNG or JPEG"),
+    (b"PK\x03\x04", "a ZIP archive or office document, not an image"),
+    (b"\x1f\x8b", "a gzip-compressed file, not an image; decompress it first"),
+    (b"{", "a JSON or text file, not an image"),
+)
+"""Leading bytes of common non-images, for a message that names what the file is."""
+
+
+class UnusableImageError(ValueError):
+    """A file that cannot be classified; `str()` is one line saying why."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(one_line(message))
+
+
+@dataclass(frozen=True)
+class DecodedImage:
+    """The canonical pixels of one file, what it was, and what the reader had to assume."""
+
+    pixels: np.ndarray
+    kind: str
+    width: int
+    height: int
+    warnings: tuple[str, ...] = ()
+
+
+def one_line(text: str, limit: int = 240) -> str:
+    """First non-empty line of `text`, shortened to `limit` characters."""
+    lines = [line.strip() for line in str(text).splitlines() if line.strip()]
+    line = lines[0] if lines else "unknown error"
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def file_bytes(path: str | Path) -> bytes:
+    """The bytes of a file, refusing a missing path, a folder and anything over the size cap."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if path.is_dir():
+            raise UnusableImageError("this is a folder, not an image file")
+        check_size(size)
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise UnusableImageError("no such file") from None
+    except PermissionError:
+        raise UnusableImageError("permission denied: the file cannot be read") from None
+    except OSError as error:
+        raise UnusableImageError(f"cannot read the file ({error.strerror or error})") from None
+
+
+def check_size(size: int) -> None:
+    if size == 0:
+        raise UnusableImageError("the file is empty (0 bytes)")
+    if size > MAX_FILE_BYTES:
+        raise UnusableImageError(
+            f"the file is {size / 2**20:.0f} MiB; the limit is {MAX_FILE_BYTES // 2**20} MiB"
+        )
+
+
+def is_dicom(content: bytes, name: str) -> bool:
+    """The DICOM Part 10 magic, or a `.dcm` name on a file that opens with a group 2 or 8 tag.
+
+    Old files lack the 128-byte preamble and the magic; their first tag gives them away.
+    """
+    if content[128:132] == b"DICM":
+        return True
+    return name.lower().endswith((".dcm", ".dicom")) and content[:2] in (b"\x02\x00", b"\x08\x00")
+
+
+def describe_non_image(content: bytes) -> str | None:
+    """What a well-known non-image file is, or None."""
+    head = content[:1024].lstrip().lower()
+    if b"<svg" in head or (head.startswith(b"<?xml") and b"svg" in head):
+        return "an SVG vector drawing; medcnn reads raster images: export it as PNG"
+    if head.startswith((b"<!doctype html", b"<html")):
+        return "a web page (HTML), not an image; save the image itself"
+    for magic, message in NOT_IMAGES:
+        if content.startswith(magic):
+            return message
+    return None
+
+
+def check_raster(content: bytes) -> tuple[str, list[str]]:
+    """Sniff a raster file without decoding it: its format, or an error; and frame warnings."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(content), formats=RASTER_FORMATS)
+    except Image.DecompressionBombError:
+        raise UnusableImageError(
+            f"the image is too large to decode safely (over {MAX_PIXELS / 1e6:.0f} megapixels)"
+        ) from None
+    except Exception:
+        known = describe_non_image(content)
+        raise UnusableImageError(
+            f"this is {known}" if known else f"not an image medcnn can read ({READABLE})"
+        ) from None
+    with image:
+        width, height = image.size
+        check_dimensions(width, height)
+        frames = getattr(image, "n_frames", 1)
+        notes = []
+        if frames > 1:
+            what = "animated" if image.format in ("GIF", "WEBP", "PNG") else "multi-page"
+            notes.append(f"{what} {image.format} with {frames} frames: classified the first frame")
+        return image.format, notes
+
+
+def check_dimensions(width: int, height: int) -> None:
+    """Refuse absurd headers before decoding: too many pixels, or too small to mean anything."""
+    if width * height > MAX_PIXELS:
+        raise UnusableImageError(
+            f"the image is {width}×{height} pixels; the limit is "
+            f"{MAX_PIXELS / 1e6:.0f} megapixels (a decompression bomb or a corrupt header)"
+        )
+    if min(width, height) < MIN_SIDE:
+        raise UnusableImageError(
+            f"the image is {width}×{height} pixels; medcnn needs at least {MIN_SIDE} on each side"
+        )
+
+
+def check_content(gray: np.ndarray) -> list[str]:
+    """Refuse an image with nothing in it; warn about one that padding will mostly blacken."""
+    low, high = int(gray.min()), int(gray.max())
+    if low == high:
+        raise UnusableImageError(
+            f"the image is one flat shade (every pixel is {low} of 255): nothing to classify"
+        )
+    height, width = gray.shape
+    if max(height, width) >= ELONGATED * min(height, width):
+        return [f"very elongated image ({width}×{height}): most of the padded square is black"]
+    return []
+
+
+def decode(content: bytes, name: str) -> tuple[np.ndarray, str, list[str]]:
+    """The 2-D uint8 grayscale image, the file's kind, and warnings; every failure is one line."""
+    try:
+        if is_dicom(content, name):
+            from medcnn.dicom import dicom_image
+
+            image, notes = dicom_image(content)
+            return to_grayscale(image), "DICOM", notes
+        kind, notes = check_raster(content)
+        return to_grayscale(open_image(content)), kind, notes
+    except UnusableImageError:
+        raise
+    except ImageDecodeError as error:
+        reason = one_line(str(error).removeprefix("cannot decode image: "))
+        raise UnusableImageError(f"the file is damaged or truncated ({reason})") from None
+    except MemoryError:
+        raise UnusableImageError("the image is too large to decode in memory") from None
+    except Exception as error:  # untrusted bytes reach decoders that raise many types
+        reason = one_line(str(error) or type(error).__name__)
+        raise UnusableImageError(f"the file is damaged or unreadable ({reason})") from None
+
+
+def read_image(source: ImageSource, name: str = "") -> DecodedImage:
+    """Decode a file (path) or upload (bytes) to the canonical array used in training.
+
+    `name` (a file name) only helps recognise DICOM files without the standard preamble.
+    Raises UnusableImageError with a one-line reason for anything that cannot be classified.
+    """
+    if isinstance(source, str | Path):
+        name = name or str(source)
+        content = file_bytes(source)
+    else:
+        content = bytes(source)
+        check_size(len(content))
+    gray, kind, notes = decode(content, name)
+    notes += check_content(gray)
+    height, width = gray.shape
+    return DecodedImage(square_resize(gray), kind, width, height, tuple(notes))

@@ -1,0 +1,120 @@
+"""Train a recipe on the manifest's train split, score it on every split, save it with its card.
+
+`train_model("mobilenet_v2")` is what `medcnn train` and notebook 02 call. In
+smoke mode (`MEDCNN_SMOKE=1`) it uses a small class-stratified subset and one
+epoch per phase, for unit tests only.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import keras
+import pandas as pd
+import tensorflow as tf
+
+from medcnn.artifacts import make_card, release_model_path, save_model
+from medcnn.config import project_root, smoke_mode
+from medcnn.data.dataset import split_arrays
+from medcnn.training.fit import fit_recipe
+from medcnn.training.recipes import RECIPES, RELEASE_RECIPE, Recipe
+from medcnn.training.scores import score_splits
+
+EVALUATION_SPLITS = ("val", "test", "external")
+SMOKE_LIMITS = {"train": 60, "val": 30, "test": 30, "external": 30}
+
+
+@dataclass
+class TrainRun:
+    """A trained model with its learning curves, scores, card and file."""
+
+    name: str
+    title: str
+    model: keras.Model
+    history: pd.DataFrame
+    card: dict[str, Any]
+    path: Path
+
+
+def runs_dir() -> Path:
+    """`runs/`: models of the comparison and their checkpoints (not committed)."""
+    return project_root() / "runs"
+
+
+def conditions() -> dict[str, Any]:
+    """What a timing depends on: processor, core count, accelerators."""
+    return {
+        "cpu_cores": os.cpu_count(),
+        "processor": platform.processor() or platform.machine(),
+        "gpus": len(tf.config.list_physical_devices("GPU")),
+    }
+
+
+def load_splits(
+    smoke: bool, processed: Path | None, seed: int
+) -> tuple[dict[str, tuple[Any, Any]], Any]:
+    """(images, labels) of train and the evaluation splits, and each training image's source.
+
+    Smoke mode keeps a few images of each split.
+    """
+    splits, sources = {}, None
+    for split in ("train", *EVALUATION_SPLITS):
+        limit = SMOKE_LIMITS[split] if smoke else None
+        images, labels, rows = split_arrays(split, processed, limit=limit, seed=seed)
+        splits[split] = (images, labels)
+        if split == "train":
+            sources = rows["source"].to_numpy()
+    return splits, sources
+
+
+def training_summary(recipe: Recipe, fit, train_images: int) -> dict[str, Any]:
+    return {
+        "recipe": recipe.name,
+        "title": recipe.title,
+        "working_size": recipe.size,
+        "batch_size": recipe.batch_size,
+        "source_power": recipe.source_power,
+        "phases": [vars(phase) for phase in recipe.phases],
+        "epochs_run": len(fit.history),
+        "best_epoch": fit.best_epoch,
+        "train_images": train_images,
+        "parameters": int(fit.model.count_params()),
+        "seconds": round(fit.seconds, 1),
+        "train_images_per_second": round(fit.images_per_second, 1),
+        "conditions": conditions(),
+    }
+
+
+def train_model(
+    name: str,
+    seed: int = 0,
+    out: Path | None = None,
+    smoke: bool | None = None,
+    processed: Path | None = None,
+    verbose: int = 2,
+) -> TrainRun:
+    """Train recipe `name`, select on val, score every split and save `<out>` + its card."""
+    if name not in RECIPES:
+        raise ValueError(f"unknown model {name!r}; choose from {sorted(RECIPES)}")
+    smoke = smoke_mode() if smoke is None else smoke
+    recipe = RECIPES[name].smoke() if smoke else RECIPES[name]
+    splits, sources = load_splits(smoke, processed, seed)
+    out = Path(out) if out is not None else runs_dir() / f"{name}.keras"
+    fit = fit_recipe(recipe, splits["train"], splits["val"], out.parent, seed, verbose, sources)
+    metrics, speed = score_splits(fit.model, {s: splits[s] for s in EVALUATION_SPLITS})
+    training = training_summary(recipe, fit, len(splits["train"][1]))
+    training["inference_images_per_second"] = round(speed, 1)
+    training["smoke"] = smoke
+    card = make_card(name, seed, metrics=metrics, training=training, processed=processed)
+    card["history"] = fit.history.round(5).to_dict(orient="list")
+    save_model(fit.model, out, card)
+    return TrainRun(name, recipe.title, fit.model, fit.history, card, out)
+
+
+def train_release(seed: int = 0, smoke: bool | None = None, verbose: int = 2) -> TrainRun:
+    """Train the release recipe and write `models/medcnn.keras` with its card."""
+    return train_model(RELEASE_RECIPE, seed, release_model_path(), smoke=smoke, verbose=verbose)

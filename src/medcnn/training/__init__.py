@@ -1,0 +1,1 @@
+"""Training pieces: recipes (what to train), fitting, scores and the figures that compare runs."""

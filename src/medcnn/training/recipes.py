@@ -1,0 +1,87 @@
+"""Recipes: which model to build and how to train it, phase by phase.
+
+A transfer model trains in two phases: the pretrained base frozen, then its top
+unfrozen at a lower learning rate. The CNNs train in one phase.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import keras
+
+
+@dataclass(frozen=True)
+class Phase:
+    """Up to `epochs` epochs at a cosine-decaying learning rate from `learning_rate`.
+
+    `unfreeze` > 0 makes that fraction of the pretrained base trainable first.
+    """
+
+    epochs: int
+    learning_rate: float
+    unfreeze: float = 0.0
+
+
+@dataclass(frozen=True)
+class Recipe:
+    name: str
+    title: str
+    build: str
+    """A model builder in `medcnn.models`, named so that listing recipes needs no TensorFlow."""
+    size: int
+    phases: tuple[Phase, ...]
+    batch_size: int = 64
+    patience: int = 2
+    early_stopping: bool = True
+    source_power: float = 0.5
+    """Within-class source balancing (see `fit.sample_weights`); 0 weighs classes only."""
+    options: dict[str, Any] | None = None
+
+    def make_model(self, seed: int) -> keras.Model:
+        build = getattr(importlib.import_module("medcnn.models"), self.build)
+        extra = {"seed": seed} if self.build != "seed_cnn" else {}
+        return build(size=self.size, **extra, **(self.options or {}))
+
+    def epochs(self) -> int:
+        return sum(phase.epochs for phase in self.phases)
+
+    def smoke(self) -> Recipe:
+        """One epoch per phase, for unit tests only."""
+        return replace(self, phases=tuple(replace(p, epochs=1) for p in self.phases))
+
+
+RECIPES = {
+    "seed_cnn": Recipe(
+        "seed_cnn",
+        "original CNN (64 px, 3 epochs)",
+        "seed_cnn",
+        size=64,
+        phases=(Phase(3, 1e-3),),
+        batch_size=32,
+        early_stopping=False,
+        source_power=0.0,
+    ),
+    "robust_cnn": Recipe(
+        "robust_cnn",
+        "robust CNN (64 px, augmented)",
+        "robust_cnn",
+        size=64,
+        phases=(Phase(6, 3e-3),),
+        options={"widths": (16, 32, 64, 128)},
+    ),
+    "mobilenet_v2": Recipe(
+        "mobilenet_v2",
+        "MobileNetV2 to block 13 (64 px, ImageNet)",
+        "transfer_model",
+        size=64,
+        phases=(Phase(3, 1e-3), Phase(3, 1e-4, unfreeze=0.3)),
+    ),
+}
+"""The models notebook 02 compares; the original CNN trains exactly as it was published."""
+
+RELEASE_RECIPE = "mobilenet_v2"
+"""The recipe whose model becomes `models/medcnn.keras`."""

@@ -1,0 +1,131 @@
+"""The models: the original CNN layer by layer, the robust CNN, the transfer model, saving."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+from medcnn import models
+from medcnn.artifacts import ModelLoadError, load_model, make_card, save_model
+from medcnn.config import CLASSES
+
+CANONICAL = (None, 128, 128, 1)
+
+
+def images(count: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (count, 128, 128, 1), dtype=np.uint8)
+
+
+def test_seed_cnn_is_the_original_architecture() -> None:
+    model = models.seed_cnn()
+    layers = model.layers[1:]  # after the Input
+    assert model.input_shape == CANONICAL and model.output_shape == (None, len(CLASSES))
+    assert isinstance(layers[0], keras.layers.Resizing) and layers[0].output.shape[1:3] == (64, 64)
+    assert isinstance(layers[1], keras.layers.Rescaling) and layers[1].scale == pytest.approx(
+        1 / 255
+    )
+    for index, filters in enumerate((128, 64, 32, 16)):
+        conv, pool = layers[2 + 2 * index], layers[3 + 2 * index]
+        assert isinstance(conv, keras.layers.Conv2D)
+        assert (conv.filters, conv.kernel_size, conv.padding) == (filters, (4, 4), "valid")
+        assert conv.activation is keras.activations.relu
+        assert isinstance(pool, keras.layers.MaxPooling2D) and pool.pool_size == (2, 2)
+    flatten, dense, head = layers[10:]
+    assert isinstance(flatten, keras.layers.Flatten)
+    assert (dense.units, dense.activation) == (64, keras.activations.relu)
+    assert (head.units, head.activation) == (3, keras.activations.softmax)
+    assert len(layers) == 13
+
+
+def test_robust_cnn_regularises_and_augments_only_while_training() -> None:
+    model = models.robust_cnn(size=32, widths=(4, 8))
+    kinds = {type(layer) for layer in model.layers}
+    assert {keras.layers.BatchNormalization, keras.layers.Dropout} <= kinds
+    assert all(
+        layer.kernel_regularizer is not None
+        for layer in model.layers
+        if isinstance(layer, keras.layers.Conv2D | keras.layers.Dense)
+    )
+    batch = images(4)
+    inference = model(batch, training=False).numpy()
+    np.testing.assert_allclose(inference, model(batch, training=False).numpy(), rtol=1e-6)
+    assert not np.allclose(model.get_layer("augmentation")(batch, training=True), batch)
+    np.testing.assert_allclose(inference.sum(axis=1), 1.0, rtol=1e-5)
+
+
+@pytest.fixture
+def empty_keras_home(tmp_path, monkeypatch) -> Path:
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    return tmp_path
+
+
+@pytest.mark.parametrize("backbone", sorted(models.BACKBONES))
+def test_missing_weights_are_one_clear_line(backbone, empty_keras_home) -> None:
+    spec = models.BACKBONES[backbone]
+    with pytest.raises(models.WeightsUnavailable) as error:
+        models.transfer_model(backbone, size=32)
+    message = str(error.value)
+    assert "\n" not in message
+    assert str(empty_keras_home / "models" / spec.weights_file) in message
+    assert "copy" in message and "KERAS_HOME" in message
+
+
+def test_unknown_backbone_is_named() -> None:
+    with pytest.raises(ValueError, match="unknown backbone 'vgg'"):
+        models.transfer_model("vgg")
+
+
+needs_mobilenet = pytest.mark.skipif(
+    not (models.keras_cache() / models.BACKBONES["mobilenet_v2"].weights_file).is_file(),
+    reason="MobileNetV2 ImageNet weights not in the Keras cache (make setup copies them)",
+)
+
+
+@needs_mobilenet
+def test_transfer_model_nests_a_frozen_pretrained_base() -> None:
+    model = models.transfer_model(size=32)
+    base = models.base_model(model)
+    assert model.input_shape == CANONICAL and model.output_shape == (None, len(CLASSES))
+    assert not base.trainable and base.output_shape[-1] == 576  # block 13's expansion
+    reference = keras.applications.MobileNetV2(
+        include_top=False, weights=None, input_shape=(32, 32, 3)
+    )
+    reference.load_weights(models.cached_weights(models.BACKBONES["mobilenet_v2"]))
+    np.testing.assert_array_equal(
+        base.get_layer("Conv1").kernel.numpy(), reference.get_layer("Conv1").kernel.numpy()
+    )
+    unfrozen = models.unfreeze_top(model, 0.3)
+    trainable = [layer for layer in base.layers if layer.trainable]
+    assert unfrozen == len(trainable) > 0
+    assert not any(isinstance(layer, keras.layers.BatchNormalization) for layer in trainable)
+    assert not base.layers[0].trainable or base.layers[0].weights == []
+
+
+def test_save_and_load_keep_model_and_card(tmp_path) -> None:
+    model = models.seed_cnn()
+    metrics = {"test": {"accuracy": 0.5, "macro_f1": 0.4, "images": 10}}
+    card = make_card("seed_cnn", seed=3, metrics=metrics, processed=tmp_path)
+    path = save_model(model, tmp_path / "seed.keras", card)
+    loaded = load_model(path)
+    batch = images(3)
+    np.testing.assert_allclose(loaded.predict(batch, verbose=0), model.predict(batch, verbose=0))
+    saved = json.loads(path.with_suffix(".json").read_text())
+    assert loaded.medcnn_card == saved
+    assert saved["classes"] == list(CLASSES) and saved["input_shape"] == [128, 128, 1]
+    assert saved["seed"] == 3 and saved["metrics"] == metrics
+    assert {"tensorflow", "keras"} <= set(saved["versions"]) and saved["date"]
+
+
+def test_corrupt_model_file_is_one_clear_line(tmp_path) -> None:
+    path = save_model(
+        models.seed_cnn(), tmp_path / "m.keras", make_card("m", 0, processed=tmp_path)
+    )
+    path.write_bytes(path.read_bytes()[:2000])
+    with pytest.raises(ModelLoadError) as error:
+        load_model(path)
+    assert "\n" not in str(error.value) and str(path) in str(error.value)
+    assert "make model" in str(error.value)

@@ -1,0 +1,174 @@
+"""The prediction path on tiny models built to the project's contract."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+from PIL import Image
+
+from medcnn import artifacts
+from medcnn.artifacts import ModelLoadError
+from medcnn.cli import main
+from medcnn.config import CLASSES
+from medcnn.ood import FeatureReference, fit_reference, load_reference, save_reference
+from medcnn.predict import Predictor, load_predictor, predict
+from medcnn.readers import read_image
+
+
+def tiny_model(favour: str | None = None, convolution: bool = True) -> keras.Model:
+    """A contract-shaped model: (128, 128, 1) pixels 0-255 → softmax over CLASSES.
+
+    `favour` makes the head almost ignore the image and answer that class with ~99 %;
+    without it the model is near-uniform, i.e. unsure.
+    """
+    keras.utils.set_random_seed(0)
+    image = keras.Input((128, 128, 1), name="image")
+    x = keras.layers.Rescaling(1 / 255)(image)
+    if convolution:
+        x = keras.layers.Conv2D(4, 5, strides=4, activation="relu", name="conv")(x)
+        x = keras.layers.GlobalAveragePooling2D()(x)
+    else:
+        x = keras.layers.Flatten()(keras.layers.AveragePooling2D(16)(x))
+    features = keras.layers.Dense(8, activation="relu", name="features")(x)
+    head = keras.layers.Dense(len(CLASSES), activation="softmax", name="head")
+    model = keras.Model(image, head(features))
+    bias = np.zeros(len(CLASSES), np.float32)
+    if favour is not None:
+        bias[CLASSES.index(favour)] = 6.0
+    head.set_weights([head.get_weights()[0] * 0.01, bias])
+    return model
+
+
+def save_tiny_model(path: Path, favour: str | None = None, convolution: bool = True) -> Path:
+    card = artifacts.make_card("tiny", seed=0)
+    return artifacts.save_model(tiny_model(favour, convolution), path, card)
+
+
+def scan_png(path: Path) -> Path:
+    rows, cols = np.mgrid[0:80, 0:100]
+    Image.fromarray((100 + 80 * np.sin(rows / 7.0) * np.cos(cols / 11.0)).astype(np.uint8)).save(
+        path
+    )
+    return path
+
+
+@pytest.fixture(scope="module")
+def lung_model(tmp_path_factory) -> Path:
+    return save_tiny_model(tmp_path_factory.mktemp("models") / "lung.keras", favour="lung")
+
+
+def test_prediction_carries_probabilities_verdict_and_overlay(lung_model, tmp_path) -> None:
+    scan = scan_png(tmp_path / "scan.png")
+    result = predict(scan, model_path=lung_model)
+    assert list(result.probabilities) == list(CLASSES)
+    assert sum(result.probabilities.values()) == pytest.approx(1.0, abs=1e-5)
+    assert result.top_class == result.label == "lung"
+    assert result.summary() == f"lung ({result.probabilities['lung']:.0%})"
+    np.testing.assert_array_equal(result.pixels, read_image(scan).pixels)
+    assert result.overlay.shape == (128, 128, 3) and result.overlay.dtype == np.uint8
+    assert result.name == str(scan)
+
+
+def test_unsure_model_does_not_assert_a_class(tmp_path) -> None:
+    model = save_tiny_model(tmp_path / "unsure.keras")
+    result = predict(scan_png(tmp_path / "scan.png"), model_path=model)
+    assert result.label is None
+    assert result.summary().startswith(f"unsure (best guess {result.top_class}, ")
+    assert any(w.startswith("the model is unsure: its top probability") for w in result.warnings)
+
+
+def test_single_image_path_matches_keras_predict(lung_model, tmp_path) -> None:
+    predictor = Predictor.from_file(lung_model)
+    pixels = np.stack(
+        [read_image(scan_png(tmp_path / "a.png")).pixels, np.eye(128, dtype=np.uint8)]
+    )
+    _, probabilities = predictor.forward(pixels)
+    expected = predictor.model.predict(pixels[..., np.newaxis].astype("float32"), verbose=0)
+    np.testing.assert_allclose(probabilities, expected, atol=1e-5)
+    assert predictor.embed(pixels, batch_size=1).shape == (2, 8)
+
+
+def test_reference_flags_an_image_far_from_the_training_features(lung_model, tmp_path) -> None:
+    scan = read_image(scan_png(tmp_path / "scan.png"))
+    predictor = Predictor.from_file(lung_model)
+    features = predictor.embed(scan.pixels[np.newaxis])
+    near = FeatureReference(features, np.eye(8), threshold=1.0)
+    far = FeatureReference(features + 100.0, np.eye(8), threshold=1.0)
+    assert Predictor(predictor.model, near).classify(scan, "scan", explain=False).label == "lung"
+    flagged = Predictor(predictor.model, far).classify(scan, "scan", explain=False)
+    assert flagged.label is None and flagged.top_class == "lung"
+    assert flagged.distance == pytest.approx(100.0 * np.sqrt(8), rel=1e-3)
+    assert any(w.startswith("the image is unlike the training images") for w in flagged.warnings)
+
+
+def test_without_a_reference_the_answer_says_unfamiliar_images_go_unnoticed(lung_model, tmp_path):
+    result = predict(scan_png(tmp_path / "scan.png"), model_path=lung_model, explain=False)
+    assert result.distance is None and result.overlay is None
+    assert any("no out-of-distribution reference" in w for w in result.warnings)
+
+
+def test_fitted_reference_threshold_is_a_validation_quantile(tmp_path) -> None:
+    rng = np.random.default_rng(0)
+    centres = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]])
+    labels = rng.integers(0, 3, 3000)
+    train = centres[labels] + rng.normal(size=(3000, 2))
+    val = centres[rng.integers(0, 3, 2000)] + rng.normal(size=(2000, 2))
+    reference = fit_reference(train, labels, val, quantile=0.95)
+    assert np.mean(reference.distances(val) > reference.threshold) == pytest.approx(0.05, abs=0.01)
+    assert reference.distances(np.array([[30.0, 30.0]]))[0] > 3 * reference.threshold
+    save_reference(reference, tmp_path / "m.keras")
+    loaded = load_reference(tmp_path / "m.keras")
+    assert (tmp_path / "m.ood.npz").is_file() and loaded.threshold == reference.threshold
+    np.testing.assert_allclose(loaded.precision, reference.precision)
+
+
+def test_saved_reference_is_used_by_the_loaded_predictor(tmp_path) -> None:
+    model = save_tiny_model(tmp_path / "lung.keras", favour="lung")
+    save_reference(FeatureReference(np.full((3, 8), 50.0), np.eye(8), threshold=1.0), model)
+    result = predict(scan_png(tmp_path / "scan.png"), model_path=model, explain=False)
+    assert result.label is None and result.distance > 1.0
+
+
+def test_model_without_convolution_still_answers(tmp_path) -> None:
+    model = save_tiny_model(tmp_path / "dense.keras", favour="other", convolution=False)
+    result = predict(scan_png(tmp_path / "scan.png"), model_path=model)
+    assert result.label == "other" and result.overlay is None
+    assert any(w.startswith("no Grad-CAM heatmap for this model") for w in result.warnings)
+
+
+def test_default_is_the_release_model(monkeypatch, tmp_path) -> None:
+    monkeypatch.setattr(artifacts, "release_model_path", lambda: tmp_path / "medcnn.keras")
+    with pytest.raises(ModelLoadError, match="no such model file"):
+        load_predictor()
+    save_tiny_model(tmp_path / "medcnn.keras", favour="brain")
+    assert predict(scan_png(tmp_path / "scan.png"), explain=False).label == "brain"
+
+
+def test_cli_json_lists_every_file(lung_model, tmp_path, capsys) -> None:
+    scan = scan_png(tmp_path / "scan.png")
+    empty = tmp_path / "empty.png"
+    empty.touch()
+    status = main(["predict", str(scan), str(empty), "--model", str(lung_model), "--json"])
+    records = json.loads(capsys.readouterr().out)
+    assert status == 1
+    assert records[0]["file"] == str(scan) and records[0]["label"] == "lung"
+    assert set(records[0]["probabilities"]) == set(CLASSES) and records[0]["error"] is None
+    assert records[1] == {"file": str(empty), "label": None, "error": "the file is empty (0 bytes)"}
+
+
+def test_cli_prints_one_line_per_file(lung_model, tmp_path, capsys) -> None:
+    scan = scan_png(tmp_path / "scan.png")
+    assert main(["predict", str(scan), "--model", str(lung_model)]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.startswith(f"{scan}: lung (") and "brain " in first
+
+
+def test_cli_missing_model_is_one_line(tmp_path, capsys) -> None:
+    status = main(["predict", str(scan_png(tmp_path / "scan.png")), "--model", "nope.keras"])
+    err = capsys.readouterr().err
+    assert status == 1 and err.startswith("medcnn: error: nope.keras: no such model file")
+    assert len(err.strip().splitlines()) == 1

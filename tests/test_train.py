@@ -1,0 +1,104 @@
+"""Training: a short run learns, selection and weights behave, smoke runs save a carded model."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from medcnn.artifacts import load_model
+from medcnn.config import CLASSES
+from medcnn.data.build import BuildSettings, build_dataset
+from medcnn.train import train_model
+from medcnn.training.fit import distribution_strategy, fit_recipe, sample_weights
+from medcnn.training.recipes import RECIPES, Phase, Recipe
+from tests.conftest import synthetic_image
+
+
+def striped(count: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Three easy classes: dark, bright, and half-and-half images with noise."""
+    rng = np.random.default_rng(seed)
+    labels = np.arange(count, dtype=np.int32) % 3
+    images = rng.integers(0, 60, (count, 128, 128, 1)).astype(np.uint8)
+    images[labels == 1] += 150
+    images[labels == 2, :, 64:] += 150
+    return images, labels
+
+
+def test_short_training_run_lowers_the_loss(tmp_path) -> None:
+    recipe = Recipe(
+        "tiny",
+        "tiny robust CNN",
+        "robust_cnn",
+        size=32,
+        phases=(Phase(4, 3e-3),),
+        batch_size=16,
+        early_stopping=False,
+        options={"widths": (4, 8)},
+    )
+    fit = fit_recipe(recipe, striped(96), striped(30, seed=1), tmp_path, verbose=0)
+    assert list(fit.history["epoch"]) == [1, 2, 3, 4]
+    assert fit.history["loss"].iloc[-1] < fit.history["loss"].iloc[0]
+    assert fit.best_epoch == int(fit.history["epoch"][fit.history["val_loss"].idxmin()])
+    assert (tmp_path / "tiny.best.weights.h5").is_file()
+    assert fit.images_per_second > 0 and not fit.model.compiled
+
+
+def test_weights_balance_classes_and_temper_source_sizes() -> None:
+    labels = np.array([0, 0, 0, 1, 2, 2])
+    assert sample_weights(labels) == pytest.approx([2 / 3, 2 / 3, 2 / 3, 2.0, 1.0, 1.0])
+    assert sample_weights(np.array([0, 1, 2])) == pytest.approx([1.0, 1.0, 1.0])
+    labels = np.zeros(5, dtype=np.int32)
+    sources = np.array(["big"] * 4 + ["small"])
+    weights = sample_weights(labels, sources, source_power=0.5)
+    assert weights.sum() == pytest.approx(5.0)
+    assert weights[4] / weights[0] == pytest.approx(2.0)  # sqrt(4 / 1)
+
+
+def test_one_device_uses_the_default_strategy() -> None:
+    if len(tf.config.list_logical_devices("GPU")) > 1:
+        pytest.skip("several GPUs: MirroredStrategy applies")
+    assert distribution_strategy() is tf.distribute.get_strategy()
+
+
+def test_the_original_cnn_trains_as_published() -> None:
+    recipe = RECIPES["seed_cnn"]
+    assert (recipe.size, recipe.epochs(), recipe.early_stopping) == (64, 3, False)
+    assert recipe.smoke().epochs() == 1
+
+
+@pytest.fixture
+def processed(write_source, tmp_path):
+    """A tiny 128 px dataset with train/val/test and one external source."""
+    sources = [
+        write_source(label, label, {f"{label}{i}": synthetic_image(100 * n + i) for i in range(20)})
+        for n, label in enumerate(CLASSES)
+    ]
+    sources.append(
+        write_source("far", "other", {f"far{i}": synthetic_image(900 + i) for i in range(6)})
+    )
+    settings = BuildSettings(
+        split_fractions={"train": 0.6, "val": 0.2, "test": 0.2}, external_sources=("far",)
+    )
+    out = tmp_path / "processed"
+    build_dataset(
+        raw=write_source.raw, processed=out, sources=sources, settings=settings, progress=False
+    )
+    return out
+
+
+def test_smoke_run_saves_a_model_with_its_card(processed, tmp_path) -> None:
+    run = train_model(
+        "seed_cnn", seed=1, out=tmp_path / "seed.keras", smoke=True, processed=processed
+    )
+    card = json.loads((tmp_path / "seed.json").read_text())
+    assert set(card["metrics"]) == {"val", "test", "external"}
+    assert all(0 <= s["macro_f1"] <= 1 for s in card["metrics"].values())
+    assert card["manifest_sha256"] and card["seed"] == 1
+    assert card["training"]["smoke"] and card["training"]["epochs_run"] == 1
+    assert card["training"]["train_images_per_second"] > 0
+    assert len(card["history"]["val_loss"]) == 1
+    loaded = load_model(run.path)
+    assert loaded.count_params() == run.model.count_params()
