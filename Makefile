@@ -25,6 +25,10 @@ data: setup  ## fetch the sources into data/raw and build data/processed
 	$(BIN)/medcnn data fetch --quiet
 	$(BIN)/medcnn data build --quiet
 
+.PHONY: model
+model: data  ## train the release model: models/medcnn.keras and its card models/medcnn.json
+	$(BIN)/medcnn train --release
+
 lint: setup  ## ruff over the package, the tests and the notebook sources
 	$(BIN)/ruff check src tests benchmarks $(wildcard app/*.py notebooks/*.py)
 	$(BIN)/ruff format --check src tests benchmarks $(wildcard app/*.py notebooks/*.py)

@@ -102,3 +102,15 @@ def test_smoke_run_saves_a_model_with_its_card(processed, tmp_path) -> None:
     assert len(card["history"]["val_loss"]) == 1
     loaded = load_model(run.path)
     assert loaded.count_params() == run.model.count_params()
+
+
+def test_cli_reports_missing_weights_in_one_line(processed, tmp_path, monkeypatch, capsys) -> None:
+    from medcnn.cli import main
+
+    monkeypatch.setenv("MEDCNN_DATA_DIR", str(processed.parent))
+    monkeypatch.setenv("MEDCNN_SMOKE", "1")
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "empty-keras-home"))
+    assert main(["train", "mobilenet_v2", "--out", str(tmp_path / "models")]) == 1
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("medcnn: error: MobileNetV2 ImageNet weights not found")
+    assert "\n" not in error
