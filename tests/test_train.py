@@ -11,6 +11,7 @@ import tensorflow as tf
 from medcnn.artifacts import load_model
 from medcnn.config import CLASSES
 from medcnn.data.build import BuildSettings, build_dataset
+from medcnn.ood import load_reference
 from medcnn.train import train_model
 from medcnn.training.fit import distribution_strategy, fit_recipe, sample_weights
 from medcnn.training.recipes import RECIPES, Phase, Recipe
@@ -91,7 +92,12 @@ def processed(write_source, tmp_path):
 
 def test_smoke_run_saves_a_model_with_its_card(processed, tmp_path) -> None:
     run = train_model(
-        "seed_cnn", seed=1, out=tmp_path / "seed.keras", smoke=True, processed=processed
+        "seed_cnn",
+        seed=1,
+        out=tmp_path / "seed.keras",
+        smoke=True,
+        processed=processed,
+        checkpoints=tmp_path / "checkpoints",
     )
     card = json.loads((tmp_path / "seed.json").read_text())
     assert set(card["metrics"]) == {"val", "test", "external"}
@@ -100,6 +106,9 @@ def test_smoke_run_saves_a_model_with_its_card(processed, tmp_path) -> None:
     assert card["training"]["smoke"] and card["training"]["epochs_run"] == 1
     assert card["training"]["train_images_per_second"] > 0
     assert len(card["history"]["val_loss"]) == 1
+    assert (tmp_path / "checkpoints" / "seed_cnn.best.weights.h5").is_file()
+    reference = load_reference(run.path)
+    assert reference is not None and np.isfinite(reference.threshold)
     loaded = load_model(run.path)
     assert loaded.count_params() == run.model.count_params()
 

@@ -91,8 +91,8 @@ class Predictor:
         return cls(artifacts.load_model(path), load_reference(path))
 
     def forward(self, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Features (N, D) and probabilities (N, C) of canonical pixels (N, S, S)."""
-        batch = np.asarray(pixels)[..., np.newaxis].astype(self.dtype)
+        """Features (N, D) and probabilities (N, C) of canonical pixels (N, S, S) or (N, S, S, 1)."""
+        batch = np.asarray(pixels).reshape(-1, CANONICAL_SIZE, CANONICAL_SIZE, 1).astype(self.dtype)
         features, probabilities = self._forward(tf.constant(batch))
         return features.numpy(), probabilities.numpy()
 

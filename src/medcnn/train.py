@@ -20,6 +20,8 @@ import tensorflow as tf
 from medcnn.artifacts import make_card, release_model_path, save_model
 from medcnn.config import project_root, smoke_mode
 from medcnn.data.dataset import split_arrays
+from medcnn.ood import fit_reference, save_reference
+from medcnn.predict import Predictor
 from medcnn.training.fit import fit_recipe
 from medcnn.training.recipes import RECIPES, RELEASE_RECIPE, Recipe
 from medcnn.training.scores import score_splits
@@ -96,15 +98,20 @@ def train_model(
     smoke: bool | None = None,
     processed: Path | None = None,
     verbose: int = 2,
+    checkpoints: Path | None = None,
 ) -> TrainRun:
-    """Train recipe `name`, select on val, score every split and save `<out>` + its card."""
+    """Train recipe `name`, select on val, score every split and save `<out>` + its card.
+
+    The best-epoch checkpoint goes to `checkpoints` (default `runs/checkpoints/`).
+    """
     if name not in RECIPES:
         raise ValueError(f"unknown model {name!r}; choose from {sorted(RECIPES)}")
     smoke = smoke_mode() if smoke is None else smoke
     recipe = RECIPES[name].smoke() if smoke else RECIPES[name]
     splits, sources = load_splits(smoke, processed, seed)
     out = Path(out) if out is not None else runs_dir() / f"{name}.keras"
-    fit = fit_recipe(recipe, splits["train"], splits["val"], out.parent, seed, verbose, sources)
+    checkpoints = checkpoints or runs_dir() / "checkpoints"
+    fit = fit_recipe(recipe, splits["train"], splits["val"], checkpoints, seed, verbose, sources)
     metrics, speed = score_splits(fit.model, {s: splits[s] for s in EVALUATION_SPLITS})
     training = training_summary(recipe, fit, len(splits["train"][1]))
     training["inference_images_per_second"] = round(speed, 1)
@@ -112,7 +119,20 @@ def train_model(
     card = make_card(name, seed, metrics=metrics, training=training, processed=processed)
     card["history"] = fit.history.round(5).to_dict(orient="list")
     save_model(fit.model, out, card)
+    save_feature_reference(fit.model, splits, out)
     return TrainRun(name, recipe.title, fit.model, fit.history, card, out)
+
+
+def save_feature_reference(
+    model: keras.Model, splits: dict[str, tuple[Any, Any]], out: Path
+) -> Path:
+    """Fit the out-of-distribution reference on train features, threshold on val; save it."""
+    predictor = Predictor(model)
+    train_images, train_labels = splits["train"]
+    reference = fit_reference(
+        predictor.embed(train_images), train_labels, predictor.embed(splits["val"][0])
+    )
+    return save_reference(reference, out)
 
 
 def train_release(seed: int = 0, smoke: bool | None = None, verbose: int = 2) -> TrainRun:

@@ -103,10 +103,10 @@ def fit_recipe(
     `sources` names each training image's source, for the recipe's source balancing.
     """
     set_seeds(seed)
-    workdir.mkdir(parents=True, exist_ok=True)
     strategy = distribution_strategy()
     with strategy.scope():
         model = recipe.make_model(seed)
+    workdir.mkdir(parents=True, exist_ok=True)
     weights = sample_weights(train[1], sources, recipe.source_power)
     train_data = weighted_dataset(*train, weights, recipe.batch_size, seed)
     val_data = make_dataset(*val, recipe.batch_size)

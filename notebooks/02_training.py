@@ -1,0 +1,191 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 2. Training: the original CNN, made robust, then beaten by transfer learning
+#
+# ## Overview
+#
+# This notebook trains three models on the `train` split and compares them:
+#
+# 1. the **original CNN**, exactly as it was published (four 4×4 convolutions,
+#    64 × 64 grayscale input, Adam, 3 epochs);
+# 2. a **robust CNN** of the same family, with augmentation, BatchNorm, Dropout and
+#    weight decay;
+# 3. **transfer learning**: MobileNetV2 with ImageNet weights, cut after its 12th
+#    block, trained with the base frozen and then partly fine-tuned.
+#
+# Every model takes the same canonical 128 × 128 grayscale image and does its own
+# resizing, scaling and augmentation in Keras layers, so evaluation, the app and the
+# command line all share one preprocessing. Models are selected on `val` only (the
+# checkpoint keeps the epoch with the lowest validation loss); `test` and the
+# `external` sources are only looked at in the comparison below.
+#
+# **Needs:** the built dataset (`make data`) and the MobileNetV2 ImageNet weights in
+# the Keras cache (`make setup` copies them; nothing is downloaded).
+# **Takes:** 18 minutes measured on 2 CPU cores shared with other work (the original
+# CNN 10 of them, the robust CNN 4, the transfer model 3), almost all of it
+# training; a GPU makes it a minute or two. `MEDCNN_SMOKE=1` trains on a
+# few images for one epoch, which only checks that the code runs.
+
+# %%
+import os
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from medcnn.artifacts import read_card, release_model_path
+from medcnn.config import smoke_mode
+from medcnn.train import conditions, runs_dir, train_model
+from medcnn.training.recipes import RECIPES, RELEASE_RECIPE
+from medcnn.training.report import comparison_table, plot_learning_curves
+
+SEED = int(os.environ.get("MEDCNN_SEED", "0"))  # weights, shuffling, augmentation, dropout
+MODELS = os.environ.get("MEDCNN_MODELS", ",".join(RECIPES)).split(",")
+pd.set_option("display.precision", 3)
+print(f"seed {SEED}; models {MODELS}; smoke mode {smoke_mode()}; saved to {runs_dir()}")
+print("conditions:", conditions())
+
+# %% [markdown]
+# The seeds fix the initial weights, the shuffling order, the augmentation and the
+# dropout masks. What still varies between runs is the order in which TensorFlow's
+# threads add up floating-point numbers, so a rerun can differ in the third decimal.
+# Training speed depends on the machine: every time below is measured on the machine
+# named in the line above, while whatever else ran on it kept running.
+
+# %% [markdown]
+# ## The original CNN
+#
+# Four convolutions with 128, 64, 32 and 16 filters of 4 × 4, each followed by 2 × 2
+# max-pooling, then a 64-unit dense layer and the softmax. The only addition is in
+# front: a resizing layer takes the canonical 128 px image down to the original's
+# 64 px, so that this model accepts the same input as the others. It trains for 3
+# epochs at Adam's default learning rate, without early stopping or augmentation,
+# as the original demo did; images are weighted so the three classes count equally.
+
+# %%
+runs = {}
+if "seed_cnn" in MODELS:
+    runs["seed_cnn"] = train_model("seed_cnn", SEED)
+    runs["seed_cnn"].model.summary()
+
+# %% [markdown]
+# ## A robust CNN of the same family
+#
+# Same idea, small convolutions (16 → 128 filters, 3 × 3) with BatchNorm, global
+# average pooling, Dropout and L2 weight decay. The augmentation layers inside the
+# model change every training image a little, in ways a different scanner or clinic
+# could: left-right flips (anatomy is nearly symmetric and display conventions
+# differ), rotations up to 10°, zoom up to 10 %, shifts up to 5 % (positioning), and
+# brightness and contrast up to 20 % (window settings and exposure). Nothing turns an
+# image upside down: that is not a real input. At inference these layers do nothing.
+#
+# Within each class, images from small sources weigh more (a source of *n* images
+# weighs *n*^-½ per image), so a few dozen CT slices are not drowned out by
+# thousands of MRI slices. The learning rate follows a cosine decay and training
+# stops early when the validation loss has not improved for two epochs.
+#
+# A caveat on honesty: this weighting, and the 64 px working size of the transfer
+# model, were chosen after an earlier version of the recipe (no source weighting,
+# 96 px) had been scored on the `external` split. Selection of epochs uses `val`
+# only, but the external figures below are not entirely untouched by design choices.
+
+# %%
+if "robust_cnn" in MODELS:
+    runs["robust_cnn"] = train_model("robust_cnn", SEED)
+
+# %% [markdown]
+# ## Transfer learning: MobileNetV2 from ImageNet
+#
+# The grayscale image is repeated into three channels and scaled as MobileNetV2
+# expects; the network is cut after block 12 (the output of block 13's expansion), which
+# keeps about a quarter of its weights and most of its general-purpose features.
+# First only the new softmax head trains on top of the frozen base (3 epochs at
+# 10⁻³); then the top 30 % of the base's layers are unfrozen and fine-tuned at
+# 10⁻⁴ for up to 3 more epochs. BatchNorm layers keep their ImageNet statistics
+# throughout, so the small batches of fine-tuning cannot disturb them. The same
+# augmentation and source weighting as for the robust CNN apply.
+
+# %%
+if "mobilenet_v2" in MODELS:
+    runs["mobilenet_v2"] = train_model("mobilenet_v2", SEED)
+
+# %% [markdown]
+# ## Learning curves
+#
+# Training (solid) against validation (dashed) loss and accuracy for each model, on
+# the same axes. The circle marks the epoch the checkpoint kept; the dotted line
+# marks where fine-tuning starts. The training curves are measured with
+# augmentation and dropout switched on, so they can lie below the validation curves.
+
+# %%
+plot_learning_curves([(run.title, run.history) for run in runs.values()])
+plt.show()
+
+# %% [markdown]
+# ## Comparison
+#
+# Accuracy and macro-F1 (the mean of the three per-class F1 scores) on the `test`
+# split, drawn from the same sources as training, and on the `external` split: head
+# CT from MedNIST, lung CT cut from COVID-19 papers and grayscale photographs of
+# scenes, three whole sources no model saw in training or selection. *Training s*
+# and *train images/s* count every epoch including its validation pass; *predict
+# images/s* is inference over the evaluation splits in batches of 128. Both are
+# measured on the machine described at the top of this notebook.
+
+# %%
+comparison = comparison_table([run.card for run in runs.values()])
+comparison
+
+# %% [markdown]
+# ## The release model
+#
+# `models/medcnn.keras` is what the app, the widget and `medcnn predict` use. It is
+# the transfer model trained with the same recipe and seed as above by
+# `make model` (`medcnn train --release`), and committed so that prediction works
+# on a fresh clone. Its model card records how it scored and under which conditions
+# it was trained; here it is next to the original CNN trained in this notebook.
+
+# %%
+release_card = read_card(release_model_path())
+release = comparison_table([release_card]).rename(index=lambda title: f"release: {title}")
+release_size_mb = release_model_path().stat().st_size / 1e6
+print(
+    f"{release_model_path().name}: {release_size_mb:.1f} MB, recipe {RELEASE_RECIPE}, "
+    f"trained {release_card['date']} on {release_card['training']['conditions']}"
+)
+pd.concat([release, comparison.loc[comparison.index.str.startswith("original")]])
+
+# %% [markdown]
+# ## What we learned
+#
+# Figures from the run of this notebook on 24 November 2026, seed 0, on 2 CPU cores
+# shared with other work (no GPU); a rerun on other hardware may differ in the third
+# decimal, and its timings will differ more.
+#
+# - The original CNN, trained as published but on medcnn's honest group split,
+#   reproduces its reputation: test macro-F1 0.981, and only 0.765 on the external
+#   sources (the original project's figures were 0.985 and 0.736). It took 591 s
+#   (74 images/s) for its 3 epochs, most of it in the 128- and 64-filter convolutions.
+# - Augmentation, BatchNorm, weight decay and source weighting lift the same family
+#   to test 0.993 and external 0.924 with 98 k parameters (a 0.5 MB file), in 252 s.
+# - The cut MobileNetV2 with ImageNet weights is best on `val` (0.999) and so is the
+#   release model: test 0.997, external 0.934, 618 k parameters, a 3.0 MB file,
+#   trained in 190 s (459 images/s), the fastest of the three to train.
+# - None of the three reaches the external target of 0.95 macro-F1. Head CT and
+#   scenes are nearly solved; the errors are lung CT slices cut from papers (white
+#   page backgrounds, lung window), called brain or other. The training set holds
+#   only 56 lung CT slices, and the closest-looking images in it are abdominal CT,
+#   labelled other: more lung CT in training is the honest fix, not more tuning
+#   against the external split.
+# - High in-distribution scores say little here: all three models are above 0.98 on
+#   `test`, and the external split separates them.
