@@ -75,6 +75,7 @@ def test_undefined_figures_when_a_class_is_missing() -> None:
         "support": 0,
         "roc_auc": None,
         "pr_auc": None,
+        "f1_ci": None,
     }
     assert report["curves"]["other"] == {"roc": None, "pr": None}
     # Macro-F1 averages the classes that occur, as scikit-learn does by default.
@@ -138,3 +139,13 @@ def test_accuracy_per_group() -> None:
     assert {name: row["accuracy"] for name, row in table.items()} == {"a": 0.5, "b": 1.0, "c": 0.5}
     assert table["b"]["accuracy_ci"] == [1.0, 1.0]
     assert table["a"]["n"] == 2 and table["a"]["predicted"] == {"brain": 1, "lung": 1, "other": 0}
+
+
+def test_per_class_f1_interval_brackets_the_f1() -> None:
+    rng = np.random.default_rng(3)
+    labels = rng.integers(0, 3, 400)
+    probabilities = np.eye(3)[np.where(rng.random(400) < 0.8, labels, (labels + 1) % 3)]
+    report = classification_metrics(labels, probabilities, resamples=300)
+    for row in report["per_class"].values():
+        low, high = row["f1_ci"]
+        assert low < row["f1"] < high and high - low < 0.2

@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 
 from medcnn import plots
 from medcnn.config import CLASSES
-from medcnn.evaluate import evaluate_probabilities
+from medcnn.evaluate import evaluate_probabilities, misclassified
 from medcnn.predict import Prediction
 
 
@@ -32,20 +32,27 @@ def test_evaluation_figures() -> None:
         plots.plot_curves(figures_report, "test"),
         plots.plot_reliability(figures_report, "test"),
         plots.plot_group_accuracy(figures_report["per_source"], {"s0": "brain"}, "per source"),
-        plots.plot_learning_curves(
-            {
-                "m": {
-                    "loss": [1, 0.5],
-                    "val_loss": [1, 0.6],
-                    "accuracy": [0.5, 0.9],
-                    "val_accuracy": [0.5, 0.8],
-                }
-            }
+        plots.plot_randomization(
+            [{"randomized": "dense", "spearman": 0.2, "per_image": [0.1, 0.3]}], "check"
+        ),
+        plots.plot_heatmaps(
+            np.zeros((2, 8, 8, 1)), {"m": np.zeros((2, 8, 8, 3), np.uint8)}, ["a", "b"], "maps"
         ),
     ]
     for figure in figures:
         assert isinstance(figure, Figure) and figure.axes
         matplotlib.pyplot.close(figure)
+
+
+def test_misclassified_gallery_shows_the_most_confident_mistakes() -> None:
+    labels = np.array([0, 1, 2, 0])
+    probabilities = np.array([[0.9, 0.1, 0], [0.8, 0.2, 0], [0, 0.4, 0.6], [0.1, 0.3, 0.6]])
+    frame = pd.DataFrame({"source": ["a", "b", "c", "d"]})
+    table = misclassified(probabilities, labels, frame)
+    assert list(table["index"]) == [1, 3] and list(table["predicted"]) == ["brain", "other"]
+    figure = plots.plot_misclassified(np.zeros((4, 8, 8, 1)), table, "test")
+    assert "2 of 2 mistakes" in figure.get_suptitle()
+    matplotlib.pyplot.close(figure)
 
 
 def test_prediction_figure_shows_verdict_and_warnings() -> None:

@@ -192,8 +192,65 @@ def summary(report: dict) -> str:
     return "\n".join(lines)
 
 
-def interval(bounds: list[float]) -> str:
-    return f"[{bounds[0]:.3f}, {bounds[1]:.3f}]"
+def per_class_table(report: dict) -> pd.DataFrame:
+    """Precision, recall, F1 with its interval, support and AUCs, one row per class."""
+    rows = {
+        name: {
+            "precision": row["precision"],
+            "recall": row["recall"],
+            "F1": row["f1"],
+            f"F1 {report['confidence_level']:.0%} interval": interval(row["f1_ci"]),
+            "support": row["support"],
+            "ROC-AUC": row["roc_auc"],
+            "PR-AUC": row["pr_auc"],
+        }
+        for name, row in report["per_class"].items()
+    }
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def models_table(reports: dict[str, dict[str, dict]]) -> pd.DataFrame:
+    """Accuracy, macro-F1 (with intervals) and calibration of each model on each split.
+
+    `reports[model][split]` is an evaluation report.
+    """
+    rows = []
+    for model, by_split in reports.items():
+        for split, report in by_split.items():
+            rows.append(
+                {
+                    "model": model,
+                    "split": split,
+                    "accuracy": report["accuracy"],
+                    "macro-F1": report["macro_f1"],
+                    "macro-F1 interval": interval(report["macro_f1_ci"]),
+                    "ECE": report["ece"],
+                    "ECE after T": report["ece_after_temperature"],
+                }
+            )
+    return pd.DataFrame(rows).set_index(["model", "split"])
+
+
+def misclassified(
+    probabilities: np.ndarray, labels: np.ndarray, frame: pd.DataFrame
+) -> pd.DataFrame:
+    """The wrongly classified images, most confident first: row index, truth, guess, source."""
+    predictions = np.argmax(probabilities, axis=1)
+    wrong = np.flatnonzero(predictions != labels)
+    table = pd.DataFrame(
+        {
+            "index": wrong,
+            "true": [CLASSES[i] for i in labels[wrong]],
+            "predicted": [CLASSES[i] for i in predictions[wrong]],
+            "probability": probabilities[wrong, predictions[wrong]],
+            "source": frame["source"].to_numpy()[wrong] if "source" in frame else "",
+        }
+    )
+    return table.sort_values("probability", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def interval(bounds: list[float] | None) -> str:
+    return "—" if bounds is None else f"[{bounds[0]:.3f}, {bounds[1]:.3f}]"
 
 
 def number(value: float | None) -> str:

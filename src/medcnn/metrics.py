@@ -155,15 +155,19 @@ def classification_metrics(
     seed: int = 0,
     confidence: float = 0.95,
 ) -> dict:
-    """Accuracy and macro-F1 with bootstrap intervals, per-class figures, the confusion
-    matrix, and one-vs-rest ROC/PR (AUCs and curve points)."""
+    """Accuracy, macro-F1 and per-class F1 with bootstrap intervals, per-class figures, the
+    confusion matrix, and one-vs-rest ROC/PR (AUCs and curve points)."""
     labels = np.asarray(labels)
     predictions = np.argmax(probabilities, axis=1)
     matrix = confusion(labels, predictions)
     resampled = bootstrap_confusions(labels, predictions, resamples, seed)
     per_class = per_class_report(matrix)
     curves = one_vs_rest_curves(labels, probabilities)
-    for name in CLASSES:
+    resampled_f1 = f1_of(resampled)
+    for index, name in enumerate(CLASSES):
+        draws = resampled_f1[:, index]
+        defined = not np.isnan(draws).all()
+        per_class[name]["f1_ci"] = percentile_interval(draws, confidence) if defined else None
         per_class[name]["roc_auc"] = curves[name]["roc_auc"]
         per_class[name]["pr_auc"] = curves[name]["pr_auc"]
     return {

@@ -259,21 +259,65 @@ def plot_group_accuracy(groups: dict, labels: dict[str, str], title: str) -> Fig
     return figure
 
 
-def plot_learning_curves(histories: dict[str, dict[str, list[float]]]) -> Figure:
-    """Training and validation loss and accuracy per epoch, one column per model."""
+def plot_misclassified(images: np.ndarray, table: pd.DataFrame, title: str, limit: int = 12):
+    """The misclassified images of `misclassified(...)`, most confident mistakes first."""
+    shown = table.head(limit)
+    columns = 6
+    rows = max(1, -(-len(shown) // columns))
+    figure, axes = plt.subplots(rows, columns, figsize=(2.0 * columns, 2.35 * rows), squeeze=False)
+    for axis in axes.flat:
+        axis.axis("off")
+    for axis, row in zip(axes.flat, shown.itertuples(), strict=False):
+        axis.imshow(np.asarray(images[row.index]).squeeze(), cmap="gray", vmin=0, vmax=255)
+        axis.set_title(
+            f"{row.true} → {row.predicted} ({row.probability:.0%})\n{row.source}", fontsize=7
+        )
+    figure.suptitle(f"{title}: {len(shown)} of {len(table)} mistakes, most confident first")
+    figure.tight_layout()
+    return figure
+
+
+def plot_heatmaps(
+    images: np.ndarray,
+    overlays: dict[str, np.ndarray],
+    captions: Sequence[str],
+    title: str,
+) -> Figure:
+    """One row per image: the image, then each model's Grad-CAM overlay (`overlays[model]`)."""
+    columns = 1 + len(overlays)
     figure, axes = plt.subplots(
-        2, len(histories), figsize=(3.6 * len(histories), 5.5), squeeze=False, sharey="row"
+        len(images), columns, figsize=(2.3 * columns, 2.3 * len(images)), squeeze=False
     )
-    for column, (name, history) in enumerate(histories.items()):
-        epochs = np.arange(1, len(history["loss"]) + 1)
-        for row, metric in enumerate(("loss", "accuracy")):
-            axis = axes[row, column]
-            axis.plot(epochs, history[metric], color="#0072B2", marker="o", label="train")
-            axis.plot(epochs, history[f"val_{metric}"], color="#D55E00", marker="o", label="val")
-            axis.set(xlabel="epoch", ylabel=metric if column == 0 else "")
+    for row, image in enumerate(images):
+        axes[row, 0].imshow(np.asarray(image).squeeze(), cmap="gray", vmin=0, vmax=255)
+        axes[row, 0].set_ylabel(captions[row], fontsize=7, rotation=0, ha="right", va="center")
+        for column, (model, maps) in enumerate(overlays.items(), start=1):
+            axes[row, column].imshow(maps[row])
             if row == 0:
-                axis.set_title(name)
-    axes[0, 0].legend(frameon=False)
-    figure.suptitle("Learning curves (val selects the epoch; test and external are never used)")
+                axes[row, column].set_title(model, fontsize=8)
+        if row == 0:
+            axes[row, 0].set_title("image", fontsize=8)
+    for axis in axes.flat:
+        axis.set_xticks([])
+        axis.set_yticks([])
+    figure.suptitle(title)
+    figure.tight_layout()
+    return figure
+
+
+def plot_randomization(steps: Sequence[dict], title: str) -> Figure:
+    """Rank correlation of Grad-CAM with the trained model's, as layers are randomized."""
+    names = [step["randomized"] for step in steps]
+    spread = [step["per_image"] for step in steps]
+    figure, axis = plt.subplots(figsize=(min(12.0, max(5.0, 0.32 * len(names) + 2)), 3.6))
+    axis.boxplot(spread, showfliers=False)
+    axis.plot(range(1, len(names) + 1), [s["spearman"] for s in steps], "o-", color="#D55E00")
+    axis.axhline(1.0, color="grey", linestyle=":", linewidth=1)
+    axis.axhline(0.0, color="grey", linewidth=0.5)
+    every = max(1, len(names) // 30)  # about 30 layer names fit along the axis
+    ticks = range(1, len(names) + 1, every)
+    axis.set_xticks(ticks, [names[t - 1] for t in ticks], rotation=90, fontsize=7)
+    axis.set(ylabel="Spearman vs trained map", ylim=(-1.05, 1.05), title=title)
+    axis.set_xlabel("randomized down to this layer (output first)")
     figure.tight_layout()
     return figure

@@ -91,7 +91,7 @@ class Predictor:
         return cls(artifacts.load_model(path), load_reference(path))
 
     def forward(self, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Features (N, D) and probabilities (N, C) of canonical pixels (N, S, S) or (N, S, S, 1)."""
+        """Features (N, D) and probabilities (N, C) of canonical pixels (N, S, S[, 1])."""
         batch = np.asarray(pixels).reshape(-1, CANONICAL_SIZE, CANONICAL_SIZE, 1).astype(self.dtype)
         features, probabilities = self._forward(tf.constant(batch))
         return features.numpy(), probabilities.numpy()

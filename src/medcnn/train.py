@@ -17,7 +17,14 @@ import keras
 import pandas as pd
 import tensorflow as tf
 
-from medcnn.artifacts import make_card, release_model_path, save_model
+from medcnn.artifacts import (
+    load_model,
+    make_card,
+    manifest_digest,
+    read_card,
+    release_model_path,
+    save_model,
+)
 from medcnn.config import project_root, smoke_mode
 from medcnn.data.dataset import split_arrays
 from medcnn.ood import fit_reference, save_reference
@@ -133,6 +140,24 @@ def save_feature_reference(
         predictor.embed(train_images), train_labels, predictor.embed(splits["val"][0])
     )
     return save_reference(reference, out)
+
+
+def trained_model(name: str, seed: int = 0) -> keras.Model:
+    """The model notebook 02 saved in `runs/`, or a fresh one trained now.
+
+    A saved model is reused only when its card matches: same dataset manifest, same seed,
+    same smoke mode. So each notebook also runs on its own, in any order.
+    """
+    path = runs_dir() / f"{name}.keras"
+    if path.is_file():
+        card = read_card(path)
+        if (
+            card.get("manifest_sha256") == manifest_digest()
+            and card.get("seed") == seed
+            and card.get("training", {}).get("smoke") == smoke_mode()
+        ):
+            return load_model(path)
+    return train_model(name, seed, verbose=0).model
 
 
 def train_release(seed: int = 0, smoke: bool | None = None, verbose: int = 2) -> TrainRun:

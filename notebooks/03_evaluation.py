@@ -1,0 +1,228 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 3. Evaluation: per class, with uncertainty, on sources never seen
+#
+# ## Overview
+#
+# The original project reported validation accuracy only. Here the release model (and,
+# for comparison, the other models of notebook 02) is scored on two sets that played
+# no part in training or model selection:
+#
+# - **test**: held-out groups of the training sources (same hospitals and cameras,
+#   different patients and scans);
+# - **external**: three whole sources no model ever saw: head CT from MedNIST
+#   (brain), chest CT slices cut from COVID-19 papers (lung) and grayscale photographs
+#   of scenes (other).
+#
+# For each: accuracy and macro-F1 with 95 % bootstrap intervals (1,000 resamples of
+# images), per-class precision, recall and F1, confusion matrices, ROC and
+# precision-recall curves, calibration before and after temperature scaling (the
+# temperature is fitted on `val` only), accuracy per source, and the mistakes
+# themselves.
+#
+# **Needs:** the built dataset (`make data`), the release model `models/medcnn.keras`
+# (committed), and the models notebook 02 saved in `runs/` (trained here if missing).
+# **Takes:** about two minutes on a laptop CPU when notebook 02 has run; add the
+# training time of notebook 02 otherwise.
+#
+# The same figures come from the command line, for a split or for any folder of
+# sources: `medcnn evaluate --model models/medcnn.keras --split test --json test.json`.
+
+# %%
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from medcnn.artifacts import load_model, read_card, release_model_path
+from medcnn.calibration import fit_temperature
+from medcnn.config import CLASSES
+from medcnn.data.dataset import split_arrays
+from medcnn.evaluate import (
+    evaluate_probabilities,
+    misclassified,
+    models_table,
+    per_class_table,
+    predict_probabilities,
+    summary,
+)
+from medcnn.plots import (
+    plot_confusion_matrices,
+    plot_curves,
+    plot_group_accuracy,
+    plot_misclassified,
+    plot_reliability,
+)
+from medcnn.train import trained_model
+from medcnn.training.recipes import RECIPES
+
+pd.set_option("display.precision", 3)
+SPLITS = ("test", "external")
+data = {split: split_arrays(split) for split in ("val", *SPLITS)}
+for split, (_, labels, rows) in data.items():
+    counts = rows["label"].value_counts().reindex(CLASSES).to_dict()
+    print(f"{split:>9}: {len(labels):,} images {counts}")
+
+# %% [markdown]
+# ## Scoring every model
+#
+# Each model predicts `val`, `test` and `external`. Its temperature *T* is fitted on
+# its `val` probabilities (one number that softens or sharpens the softmax without
+# changing any prediction) and then applied, unchanged, to the other two splits.
+
+# %%
+models = {"release": load_model(release_model_path())}
+models |= {RECIPES[name].title: trained_model(name) for name in ("seed_cnn", "robust_cnn")}
+probabilities, reports = {}, {}
+for title, model in models.items():
+    probabilities[title] = {s: predict_probabilities(model, data[s][0]) for s in data}
+    temperature = fit_temperature(probabilities[title]["val"], data["val"][1])
+    reports[title] = {
+        split: evaluate_probabilities(
+            probabilities[title][split], data[split][1], data[split][2], temperature
+        )
+        for split in SPLITS
+    }
+card = read_card(release_model_path())
+print(f"release model: {card['training']['title']}, trained {card['date'][:10]}")
+
+# %% [markdown]
+# ## The release model on `test`
+
+# %%
+release = reports["release"]
+print(summary(release["test"]))
+
+# %% [markdown]
+# The per-class table: precision (of the images called this class, the share that
+# are), recall (of the images of this class, the share found), F1 with its bootstrap
+# interval, and the one-vs-rest areas under the ROC and precision-recall curves.
+
+# %%
+per_class_table(release["test"])
+
+# %%
+plot_confusion_matrices(release["test"], "Release model, test split")
+plt.show()
+
+# %% [markdown]
+# ## The release model on `external`
+#
+# The same figures on the three unseen sources. This is the number that says how the
+# model would do in a hospital it was not trained on.
+
+# %%
+print(summary(release["external"]))
+per_class_table(release["external"])
+
+# %%
+plot_confusion_matrices(release["external"], "Release model, external split")
+plt.show()
+
+# %% [markdown]
+# ## ROC and precision-recall curves
+#
+# Each class against the other two. On `test` all curves hug the corner; on
+# `external` the lung curve shows how much of the lung CT the model ranks below
+# the other classes.
+
+# %%
+for split in SPLITS:
+    plot_curves(release[split], f"Release model, {split} split")
+    plt.show()
+
+# %% [markdown]
+# ## Calibration
+#
+# A reliability diagram bins the images by the model's confidence (its top
+# probability) and shows how often it was right in each bin: a calibrated model's
+# bars follow the diagonal. The expected calibration error (ECE) is the
+# image-weighted gap between bar and diagonal. Temperature scaling, fitted on `val`,
+# is then applied to each split.
+
+# %%
+for split in SPLITS:
+    plot_reliability(release[split], f"Release model, {split} split")
+    plt.show()
+
+# %% [markdown]
+# ## Accuracy per source
+#
+# Colour is the class of the source; the bar's whisker is its 95 % bootstrap interval.
+# Small sources have wide intervals: a source of 8 test images says little on its own.
+
+# %%
+source_class = data["test"][2].groupby("source")["label"].first().to_dict()
+source_class |= data["external"][2].groupby("source")["label"].first().to_dict()
+for split in SPLITS:
+    plot_group_accuracy(
+        release[split]["per_source"], source_class, f"Release model, {split}: accuracy per source"
+    )
+    plt.show()
+
+# %%
+pd.DataFrame(release["external"]["per_modality"]).T[["n", "accuracy"]]
+
+# %% [markdown]
+# ## The mistakes
+#
+# Every misclassified image with its true class, the model's answer and the
+# probability it gave that answer, most confident mistakes first.
+
+# %%
+for split in SPLITS:
+    mistakes = misclassified(probabilities["release"][split], data[split][1], data[split][2])
+    print(f"{split}: {len(mistakes)} mistakes")
+    print(mistakes.groupby(["source", "true", "predicted"]).size().to_string(), "\n")
+    plot_misclassified(data[split][0], mistakes, f"Release model, {split}", limit=18)
+    plt.show()
+
+# %% [markdown]
+# ## All models side by side
+#
+# The original CNN, the robust CNN and the release model (MobileNetV2), each with its
+# own temperature from `val`. Intervals are 95 % bootstrap intervals over images.
+
+# %%
+models_table(reports)
+
+# %% [markdown]
+# ## What we learned
+#
+# Figures of the committed release model (deterministic: it is not retrained here);
+# the original and robust CNNs come from notebook 02 and can move in the third
+# decimal when retrained on other hardware.
+#
+# - On `test` every model scores high: the release model's macro-F1 is 0.997
+#   [0.996, 0.999], the robust CNN's 0.993, the original CNN's 0.98. Split by groups
+#   of near-identical images, these figures are not inflated by leakage, but they
+#   describe images from the sources the models trained on. The eight mistakes of
+#   the release model are photographs and knee X-rays called brain or lung.
+# - On `external` the picture changes: macro-F1 0.934 [0.924, 0.944], below the
+#   0.95 the project aims for. Head CT (brain, 99 %) and grayscale scenes (other,
+#   99.5 %) are nearly always right; the chest CT slices cut from COVID-19 papers are
+#   where the model fails: 82 % right, the rest called other (86) or brain (50).
+#   With about a hundred lung CT slices in training against thousands of chest
+#   X-rays, the model has learnt "lung" mostly as "chest X-ray".
+# - Yet the lung ROC-AUC on `external` is 0.999: the model ranks almost every lung
+#   CT slice above every non-lung image for "lung", but gives that source too little
+#   lung probability to win the argmax. The information is in the features; the
+#   decision rule learnt from the training sources does not transfer. More lung CT
+#   in training is the honest fix; moving the threshold after looking at `external`
+#   would not be.
+# - Calibration: on `test` the release model is already well calibrated (ECE 0.4 %),
+#   and the temperature fitted on `val` (T ≈ 0.44, a sharpening) makes `external`
+#   worse, not better (1.2 % → 3.2 %): confidence learnt in-distribution does not
+#   hold under a shift in the data.
+# - The original CNN is the worst on `external` by a wide margin (macro-F1 ≈ 0.77,
+#   ECE ≈ 15 %): its high scores on `test` are the homogeneous-data effect its
+#   authors suspected.
