@@ -19,6 +19,7 @@ from medcnn.data.build import decode_file
 from medcnn.data.manifest import COLUMNS, write_manifest
 from medcnn.evaluate import (
     FolderError,
+    abstention,
     evaluate_model,
     load_folder,
     predict_probabilities,
@@ -200,3 +201,20 @@ def test_cli_errors_are_one_line(model_file, tmp_path, capsys) -> None:
     assert main(missing) == 1
     with pytest.raises(SystemExit):
         main(["evaluate", "--split", "test", "--data", str(tmp_path)])
+
+
+def test_abstention_separates_asserted_from_withheld_answers() -> None:
+    screen = pd.DataFrame(
+        {
+            "top_class": ["brain", "lung", "other", "brain"],
+            "low_confidence": [False, True, False, False],
+            "unfamiliar": [False, False, True, False],
+        }
+    )
+    screen["unsure"] = screen["low_confidence"] | screen["unfamiliar"]
+    labels = np.array([0, 0, 2, 1])
+    table = abstention(screen, labels, groups=["a", "a", "b", "b"])
+    assert table.loc["a", "unsure"] == 0.5 and table.loc["a", "accuracy asserted"] == 1.0
+    assert table.loc["a", "accuracy of best guess when unsure"] == 0.0
+    assert table.loc["b", "unfamiliar"] == 0.5 and table.loc["b", "accuracy asserted"] == 0.0
+    assert list(abstention(screen, labels).index) == ["all"]

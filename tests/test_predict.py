@@ -16,7 +16,7 @@ from medcnn.cli import main
 from medcnn.config import CLASSES
 from medcnn.ood import FeatureReference, fit_reference, load_reference, save_reference
 from medcnn.predict import Predictor, load_predictor, predict
-from medcnn.readers import read_image
+from medcnn.readers import DecodedImage, read_image
 
 
 def tiny_model(favour: str | None = None, convolution: bool = True) -> keras.Model:
@@ -103,6 +103,21 @@ def test_reference_flags_an_image_far_from_the_training_features(lung_model, tmp
     assert flagged.label is None and flagged.top_class == "lung"
     assert flagged.distance == pytest.approx(100.0 * np.sqrt(8), rel=1e-3)
     assert any(w.startswith("the image is unlike the training images") for w in flagged.warnings)
+
+
+def test_screen_decides_as_classify_does(lung_model, tmp_path) -> None:
+    scan = read_image(scan_png(tmp_path / "scan.png"))
+    predictor = Predictor.from_file(lung_model)
+    features = predictor.embed(scan.pixels[np.newaxis])
+    pixels = np.stack([scan.pixels, 255 - scan.pixels])
+    for reference in (FeatureReference(features, np.eye(8), 1.0), None):
+        judged = Predictor(predictor.model, reference)
+        screened = judged.screen(pixels, batch_size=1)
+        for image, row in zip(pixels, screened.itertuples(), strict=True):
+            answer = judged.classify(DecodedImage(image, "png", 128, 128), "x", explain=False)
+            assert row.top_class == answer.top_class
+            assert row.unsure == (answer.label is None)
+    assert screened["distance"].isna().all() and not screened["unfamiliar"].any()
 
 
 def test_without_a_reference_the_answer_says_unfamiliar_images_go_unnoticed(lung_model, tmp_path):

@@ -15,6 +15,7 @@ from typing import Any
 
 import keras
 import numpy as np
+import pandas as pd
 import tensorflow as tf
 
 from medcnn import artifacts
@@ -102,6 +103,34 @@ class Predictor:
             self.forward(pixels[i : i + batch_size])[0] for i in range(0, len(pixels), batch_size)
         ]
         return np.concatenate(parts)
+
+    def screen(self, pixels: np.ndarray, batch_size: int = 256) -> pd.DataFrame:
+        """What `classify` would decide for many images, without heatmaps.
+
+        One row per image: `top_class`, `top_probability`, `distance` (NaN without a
+        reference), `low_confidence`, `unfamiliar` and `unsure` (either of the two).
+        """
+        parts = [
+            self.forward(pixels[i : i + batch_size]) for i in range(0, len(pixels), batch_size)
+        ]
+        features = np.concatenate([part[0] for part in parts])
+        probabilities = np.concatenate([part[1] for part in parts])
+        top = probabilities.max(axis=1)
+        if self.reference is None:
+            distance = np.full(len(top), np.nan)
+        else:
+            distance = self.reference.distances(features)
+        frame = pd.DataFrame(
+            {
+                "top_class": np.asarray(CLASSES)[probabilities.argmax(axis=1)],
+                "top_probability": top,
+                "distance": distance,
+                "low_confidence": top < UNSURE_BELOW,
+                "unfamiliar": self.reference is not None and distance > self.reference.threshold,
+            }
+        )
+        frame["unsure"] = frame["low_confidence"] | frame["unfamiliar"]
+        return frame
 
     def predict(self, source: ImageSource, name: str = "", explain: bool = True) -> Prediction:
         """Read a file or upload and classify it; raises UnusableImageError for bad input."""

@@ -1,0 +1,58 @@
+"""A model card as tables for the book: what the model is, how it scored, what it needs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from medcnn.ood import load_reference
+
+
+def metrics_table(card: dict[str, Any]) -> pd.DataFrame:
+    """Accuracy and macro-F1 per split, as recorded when the model was trained."""
+    rows = {
+        split: {
+            "images": figures["images"],
+            "accuracy": figures["accuracy"],
+            "macro-F1": figures["macro_f1"],
+        }
+        for split, figures in card["metrics"].items()
+    }
+    return pd.DataFrame.from_dict(rows, orient="index").reindex(["val", "test", "external"])
+
+
+def details_table(card: dict[str, Any], model_path: Path) -> pd.Series:
+    """Architecture, input, training set-up, conditions and versions of a saved model."""
+    training = card["training"]
+    phases = "; ".join(
+        f"{p['epochs']} epoch{'s' * (p['epochs'] != 1)} at {p['learning_rate']:g}"
+        + (f", top {p['unfreeze']:.0%} of the base unfrozen" if p["unfreeze"] else ", base frozen")
+        for p in training["phases"]
+    )
+    conditions = training["conditions"]
+    reference = load_reference(model_path)
+    return pd.Series(
+        {
+            "model": training["title"],
+            "file": f"{model_path.name}, {model_path.stat().st_size / 1e6:.1f} MB",
+            "parameters": f"{training['parameters']:,}",
+            "classes": ", ".join(card["classes"]),
+            "input": f"{card['input_shape']} {card['input_dtype']}",
+            "preprocessing": card["preprocessing"],
+            "training images": f"{training['train_images']:,} (train split)",
+            "training": f"{phases}; batch {training['batch_size']}, seed {card['seed']}",
+            "epochs run (kept)": f"{training['epochs_run']} ({training['best_epoch']})",
+            "training time": f"{training['seconds']:.0f} s on {conditions['cpu_cores']} CPU "
+            f"cores, {conditions['gpus']} GPU",
+            "dataset manifest sha256": card["manifest_sha256"],
+            "unfamiliar-input alarm": "none saved"
+            if reference is None
+            else f"feature distance above {reference.threshold:.1f} "
+            f"({reference.quantile:.0%} of validation images fall below)",
+            "trained": card["date"],
+            "versions": ", ".join(f"{k} {v}" for k, v in sorted(card["versions"].items())),
+        },
+        name="release model",
+    )

@@ -1,0 +1,49 @@
+"""The model card tables read a real card and its out-of-distribution reference."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from medcnn.artifacts import make_card
+from medcnn.card import details_table, metrics_table
+from medcnn.ood import fit_reference, save_reference
+
+
+def card() -> dict:
+    metrics = {
+        split: {"images": 10, "accuracy": 0.9, "macro_f1": 0.8}
+        for split in ("external", "val", "test")
+    }
+    training = {
+        "title": "tiny",
+        "parameters": 1234,
+        "train_images": 30,
+        "phases": [
+            {"epochs": 2, "learning_rate": 1e-3, "unfreeze": 0.0},
+            {"epochs": 1, "learning_rate": 1e-4, "unfreeze": 0.3},
+        ],
+        "batch_size": 8,
+        "epochs_run": 3,
+        "best_epoch": 2,
+        "seconds": 12.0,
+        "conditions": {"cpu_cores": 2, "gpus": 0},
+    }
+    return make_card("tiny", 0, metrics=metrics, training=training)
+
+
+def test_metrics_table_lists_the_splits_in_order() -> None:
+    table = metrics_table(card())
+    assert list(table.index) == ["val", "test", "external"]
+    assert table.loc["test", "macro-F1"] == 0.8
+
+
+def test_details_name_the_phases_and_the_alarm(tmp_path) -> None:
+    model = tmp_path / "tiny.keras"
+    model.write_bytes(b"x" * 2_000_000)
+    details = details_table(card(), model)
+    assert details["training"].startswith("2 epochs at 0.001, base frozen; 1 epoch at 0.0001")
+    assert details["unfamiliar-input alarm"] == "none saved"
+    rng = np.random.default_rng(0)
+    features, labels = rng.normal(size=(60, 4)), np.repeat([0, 1, 2], 20)
+    save_reference(fit_reference(features, labels, features), model)
+    assert "99% of validation" in details_table(card(), model)["unfamiliar-input alarm"]
