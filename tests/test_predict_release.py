@@ -8,17 +8,25 @@ train cannot pass quietly.
 from __future__ import annotations
 
 import io
+import json
+from pathlib import Path
 
+import ipywidgets as widgets
 import numpy as np
 import pytest
 from PIL import Image
+from streamlit.testing.v1 import AppTest
 
 from medcnn.artifacts import release_model_path
+from medcnn.cli import main
 from medcnn.config import CLASSES, raw_dir
 from medcnn.data.manifest import read_manifest
 from medcnn.ood import reference_path
 from medcnn.predict import load_predictor
 from medcnn.readers import read_image
+from medcnn.widget import PredictionWidget
+from tests.test_streamlit_app import APP
+from tests.test_widget import descendants, uploaded
 
 PER_CLASS = 20
 
@@ -72,3 +80,35 @@ def test_a_document_is_not_given_a_confident_class(predictor) -> None:
     buffer = io.BytesIO()
     Image.fromarray(page).save(buffer, "PNG")
     assert predictor.predict(buffer.getvalue(), "page.png", explain=False).label is None
+
+
+@pytest.fixture(scope="module")
+def one_per_class(test_files) -> list[tuple[Path, str]]:
+    """The first sampled held-out file of each class."""
+    first = {}
+    for path, label in test_files:
+        first.setdefault(label, raw_dir() / path)
+    return [(path, label) for label, path in sorted(first.items())]
+
+
+def test_every_entry_point_classifies_a_real_image_of_each_class(one_per_class, capsys) -> None:
+    assert main(["predict", "--json", *(str(path) for path, _ in one_per_class)]) == 0
+    records = json.loads(capsys.readouterr().out)
+    assert [r["label"] for r in records] == [label for _, label in one_per_class]
+
+    view = PredictionWidget()
+    view.upload.value = tuple(uploaded(path.name, path.read_bytes()) for path, _ in one_per_class)
+    for shown, (path, label) in zip(view.results.children, one_per_class, strict=True):
+        html = " ".join(p.value for p in descendants(shown) if isinstance(p, widgets.HTML))
+        assert f"{path.name}: {label} (" in html
+
+    app = AppTest.from_file(str(APP), default_timeout=120)
+    app.run()
+    app.file_uploader[0].set_value(
+        [(path.name, path.read_bytes(), "image/jpeg") for path, _ in one_per_class]
+    )
+    app.run()
+    assert not app.exception
+    verdicts = [header.value for header in app.subheader]
+    for verdict, (path, label) in zip(verdicts, one_per_class, strict=True):
+        assert verdict.startswith(f"{path.name}: {label} (")
