@@ -16,15 +16,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks import data_pipeline, machine
-from medcnn.config import processed_dir, raw_dir
+from benchmarks import book, data_pipeline, latency, machine, training
+from medcnn.artifacts import release_model_path
+from medcnn.config import processed_dir, project_root, raw_dir
 
 RESULTS = Path(__file__).with_name("results.json")
 
 
 @dataclass(frozen=True)
 class Context:
-    """Where the inputs are, where scratch files go, and how much data to use."""
+    """Where the inputs are, where scratch files go, and how much data to use.
+
+    `model` is the saved model the latency section times (default: the release model);
+    `book` the folder holding `_toc.yml` and `_build` (default: the project root).
+    """
 
     raw: Path
     processed: Path
@@ -32,6 +37,8 @@ class Context:
     limit: int | None = None
     sources: list | None = None
     settings: object | None = None
+    model: Path | None = None
+    book: Path | None = None
 
 
 def build_section(context: Context) -> dict:
@@ -50,10 +57,27 @@ def matmul_section(context: Context) -> dict:
     return {"float32_gflops": machine.matmul_gflops(seconds=0.5 if context.limit else 2.0)}
 
 
+def training_section(context: Context) -> dict:
+    gflops = machine.matmul_gflops(seconds=0.5 if context.limit else 2.0)
+    return training.training_throughput(gflops, context.limit)
+
+
+def latency_section(context: Context) -> dict:
+    model = context.model or release_model_path()
+    return latency.prediction_latency(model, context.processed, context.limit)
+
+
+def book_section(context: Context) -> dict:
+    return book.execution_times(context.book or project_root())
+
+
 SECTIONS: dict[str, Callable[[Context], dict]] = {
     "matmul": matmul_section,
     "build": build_section,
     "loader": loader_section,
+    "training": training_section,
+    "latency": latency_section,
+    "book": book_section,
 }
 
 

@@ -2,39 +2,149 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from pathlib import Path
 
-from benchmarks.run import Context, run
+import keras
+import matplotlib.pyplot as plt
+import nbformat
+import pytest
+from jupyter_cache import get_cache
+from jupyter_cache.base import CacheBundleIn
+
+from benchmarks import flops, report
+from benchmarks.run import SECTIONS, Context, run
+from medcnn import artifacts
 from medcnn.config import CLASSES
+from medcnn.data.images import CANONICAL_SIZE
+from medcnn.models import seed_cnn
+from medcnn.training.recipes import RECIPES
 from tests.conftest import synthetic_image
 
 
-def test_harness_writes_every_section(write_source, settings, tmp_path) -> None:
+def tiny_model(folder: Path) -> Path:
+    """An untrained original CNN saved with its card, standing in for the release model."""
+    return artifacts.save_model(seed_cnn(), folder / "tiny.keras", artifacts.make_card("tiny", 0))
+
+
+def tiny_book(root: Path) -> Path:
+    """A book of two notebooks, one executed (in its jupyter-cache) and one not."""
+    root.mkdir()
+    (root / "_toc.yml").write_text(
+        "format: jb-book\nroot: intro\nchapters:\n  - file: executed\n  - file: pending\n"
+    )
+    (root / "intro.md").write_text("# Intro\n")
+    kernel = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    notebook = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell("1 + 1")], metadata={"kernelspec": kernel}
+    )
+    nbformat.write(notebook, root / "executed.ipynb")
+    (root / "pending.md").write_text(
+        "---\njupytext:\n  text_representation:\n    format_name: myst\n"
+        "kernelspec:\n  name: python3\n  display_name: Python 3\n---\n# Pending\n"
+    )
+    cache = get_cache(root / "_build" / ".jupyter_cache")
+    bundle = CacheBundleIn(notebook, str(root / "executed.ipynb"), data={"execution_seconds": 1.5})
+    cache.cache_notebook_bundle(bundle, check_validity=False)
+    return root
+
+
+@pytest.fixture
+def context(write_source, settings, tmp_path) -> Context:
+    """Thirty canonical-size images in three classes, a tiny model and a tiny book."""
     sources = [
         write_source(label, label, {f"{label}{i}": synthetic_image(50 * n + i) for i in range(10)})
         for n, label in enumerate(CLASSES)
     ]
     work = tmp_path / "work"
-    context = Context(
+    return Context(
         raw=write_source.raw,
         processed=work / "build" / "processed",
         work=work,
         limit=12,
         sources=sources,
-        settings=settings,
+        settings=dataclasses.replace(settings, image_size=CANONICAL_SIZE),
+        model=tiny_model(tmp_path),
+        book=tiny_book(tmp_path / "book"),
     )
+
+
+def check_training(training: dict) -> None:
+    assert training["timed_steps"] >= 1
+    for name, recipe in RECIPES.items():
+        measured = training["recipes"][name]
+        if "skipped" in measured:  # no ImageNet weights in $KERAS_HOME
+            continue
+        forward = measured["forward_mflops_per_image"]
+        assert len(measured["phases"]) == len(recipe.phases)
+        for phase in measured["phases"]:
+            assert phase["images_per_s"] > 0 and phase["fraction_of_bound"] > 0
+            assert forward <= phase["train_mflops_per_image"] <= 3 * forward
+
+
+def check_latency(latency: dict) -> None:
+    assert latency["model"] == "tiny.keras" and latency["images"] >= 3
+    for path in ("medcnn_forward", "keras_predict", "medcnn_classify_with_gradcam"):
+        single = latency["single_image"][path]
+        assert 0 < single["p50_ms"] <= single["p95_ms"]
+    assert latency["batch"]["images_per_s"]["medcnn_forward"] > 0
+    assert latency["p50_ratio_keras_predict_over_medcnn"] > 0
+
+
+def check_book(book: dict) -> None:
+    executed = book["notebooks"]["executed.ipynb"]
+    assert executed["seconds"] == 1.5 and executed["current"] is True
+    assert book["total_seconds"] == 1.5 and book["not_executed"] == ["pending.md"]
+
+
+def test_harness_writes_every_section(context, tmp_path) -> None:
     out = tmp_path / "results.json"
-    run(context, ["matmul", "build", "loader"], out)
+    run(context, list(SECTIONS), out)
     results = json.loads(out.read_text())
     assert results["machine"]["cores_usable"] >= 1 and results["machine"]["cpu"]
     sections = results["sections"]
+    assert set(sections) == set(SECTIONS)
     assert sections["matmul"]["float32_gflops"] > 0
     assert sections["build"]["cold"]["images"] == 30
     assert sections["build"]["cached"]["images_per_s"] > 0
     loader = sections["loader"]
-    assert loader["images"] == 12 and loader["image_size"] == 32
+    assert loader["images"] == 12 and loader["image_size"] == CANONICAL_SIZE
     for pipeline in ("medcnn", "keras_from_directory", "in_memory"):
         assert loader[pipeline]["epoch1_images_per_s"] > 0
     assert loader["epoch2_ratio_vs_keras_from_directory"] > 0
+    check_training(sections["training"])
+    check_latency(sections["latency"])
+    check_book(sections["book"])
+    tables = [report.machine_table, report.sections_table, report.build_table]
+    tables += [report.loader_table, report.training_table, report.latency_table]
+    for table in [*tables, report.batch_table, report.book_table]:
+        assert not table(results).empty
+    plt.close(report.speed_figure(results))
     run(context, ["matmul"], out)
-    assert set(json.loads(out.read_text())["sections"]) == {"matmul", "build", "loader"}
+    assert set(json.loads(out.read_text())["sections"]) == set(SECTIONS)
+
+
+def test_book_section_without_cache_says_so(tmp_path) -> None:
+    context = Context(raw=tmp_path, processed=tmp_path, work=tmp_path, book=tmp_path)
+    out = tmp_path / "results.json"
+    assert "make book" in run(context, ["book"], out)["sections"]["book"]["note"]
+
+
+def test_flops_count_kernels_in_nested_models() -> None:
+    inner = keras.Sequential(
+        [keras.Input((6, 6, 4)), keras.layers.DepthwiseConv2D(3)], name="inner"
+    )
+    inputs = keras.Input((8, 8, 2))
+    x = keras.layers.Conv2D(4, 3)(inputs)  # 6×6 positions × 3·3·2·4 multiply-adds
+    x = inner(x)  # 4×4 positions × 3·3·4
+    x = keras.layers.Flatten()(x)
+    model = keras.Model(inputs, keras.layers.Dense(3)(x))  # 64·3
+    conv, depthwise, dense = 2 * 36 * 72, 2 * 16 * 36, 2 * 64 * 3
+    assert flops.forward_flops(model) == conv + depthwise + dense
+    # Forward, weight and input gradients; the image itself needs no gradient.
+    assert flops.training_flops(model) == 2 * conv + 3 * (depthwise + dense)
+    inner.trainable = False  # its weights need no gradient, its input still does
+    assert flops.training_flops(model) == 2 * conv + 2 * depthwise + 3 * dense
+    model.layers[1].trainable = False  # nothing trains before the Dense layer
+    assert flops.training_flops(model) == conv + depthwise + 2 * dense
