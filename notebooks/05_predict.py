@@ -19,7 +19,8 @@
 # brain, a lung or something other, with the probabilities, a Grad-CAM heatmap of
 # where it looked, and a warning when the file is unusable or the model is unsure.
 #
-# **Needs:** the release model `models/medcnn.keras`, committed with the project.
+# **Needs:** the release model `models/medcnn.keras`, committed with the project; the
+# worked example further down also needs the built dataset (`make data`).
 # **Takes:** a second to start; a fraction of a second per image on a laptop CPU.
 #
 # The same `medcnn.predict` answers here, in the web app (`make serve`, the page
