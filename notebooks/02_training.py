@@ -32,9 +32,9 @@
 #
 # **Needs:** the built dataset (`make data`) and the MobileNetV2 ImageNet weights in
 # the Keras cache (`make setup` copies them; nothing is downloaded).
-# **Takes:** 18 minutes measured on 2 CPU cores shared with other work (the original
-# CNN 10 of them, the robust CNN 4, the transfer model 3), almost all of it
-# training; a GPU makes it a minute or two. `MEDCNN_SMOKE=1` trains on a
+# **Takes:** about 18 minutes on 2 CPU cores (the original CNN about 10 of them, the
+# robust CNN 4, the transfer model 3.5), almost all of it training; a GPU makes it
+# a minute or two. `MEDCNN_SMOKE=1` trains on a
 # few images for one epoch, which only checks that the code runs.
 
 # %%
@@ -168,24 +168,26 @@ pd.concat([release, comparison.loc[comparison.index.str.startswith("original")]]
 # %% [markdown]
 # ## What we learned
 #
-# Figures from the run of this notebook on 24 November 2026, seed 0, on 2 CPU cores
-# shared with other work (no GPU); a rerun on other hardware may differ in the third
-# decimal, and its timings will differ more.
+# Accuracy figures from runs of this notebook with seed 0 on 2 CPU cores (no GPU),
+# which gave the same figures to the third decimal each time; other hardware may
+# differ in the third decimal. The times in the table above are those of the run
+# shown on this page.
 #
 # - The original CNN, trained as published but on medcnn's honest group split,
 #   reproduces its reputation: test macro-F1 0.981, and only 0.765 on the external
-#   sources (the original project's figures were 0.985 and 0.736). It took 591 s
-#   (74 images/s) for its 3 epochs, most of it in the 128- and 64-filter convolutions.
+#   sources. It is also by far the slowest to train (about ten minutes for its 3
+#   epochs on 2 cores), most of it in the 4 × 4 convolution from 128 to 64 channels.
 # - Augmentation, BatchNorm, weight decay and source weighting lift the same family
-#   to test 0.993 and external 0.924 with 98 k parameters (a 0.5 MB file), in 252 s.
+#   to test 0.993 and external 0.924 with 98 k parameters (a 0.5 MB file), in about
+#   four minutes.
 # - The cut MobileNetV2 with ImageNet weights is best on `val` (0.999) and so is the
 #   release model: test 0.997, external 0.934, 618 k parameters, a 3.0 MB file,
-#   trained in 190 s (459 images/s), the fastest of the three to train.
+#   the fastest of the three to train.
 # - None of the three reaches the external target of 0.95 macro-F1. Head CT and
 #   scenes are nearly solved; the errors are lung CT slices cut from papers (white
 #   page backgrounds, lung window), called brain or other. The training set holds
-#   only 56 lung CT slices, and the closest-looking images in it are abdominal CT,
-#   labelled other: more lung CT in training is the honest fix, not more tuning
-#   against the external split.
+#   112 lung CT slices against 4,640 chest X-rays, and the closest-looking images in
+#   it are abdominal CT, labelled other: more lung CT in training is the honest fix,
+#   not more tuning against the external split.
 # - High in-distribution scores say little here: all three models are above 0.98 on
 #   `test`, and the external split separates them.

@@ -98,6 +98,7 @@ def test_smoke_run_saves_a_model_with_its_card(processed, tmp_path) -> None:
         smoke=True,
         processed=processed,
         checkpoints=tmp_path / "checkpoints",
+        reference=True,
     )
     card = json.loads((tmp_path / "seed.json").read_text())
     assert set(card["metrics"]) == {"val", "test", "external"}

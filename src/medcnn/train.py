@@ -106,10 +106,12 @@ def train_model(
     processed: Path | None = None,
     verbose: int = 2,
     checkpoints: Path | None = None,
+    reference: bool = False,
 ) -> TrainRun:
     """Train recipe `name`, select on val, score every split and save `<out>` + its card.
 
-    The best-epoch checkpoint goes to `checkpoints` (default `runs/checkpoints/`).
+    The best-epoch checkpoint goes to `checkpoints` (default `runs/checkpoints/`);
+    `reference` also saves the out-of-distribution reference prediction uses.
     """
     if name not in RECIPES:
         raise ValueError(f"unknown model {name!r}; choose from {sorted(RECIPES)}")
@@ -126,7 +128,8 @@ def train_model(
     card = make_card(name, seed, metrics=metrics, training=training, processed=processed)
     card["history"] = fit.history.round(5).to_dict(orient="list")
     save_model(fit.model, out, card)
-    save_feature_reference(fit.model, splits, out)
+    if reference:
+        save_feature_reference(fit.model, splits, out)
     return TrainRun(name, recipe.title, fit.model, fit.history, card, out)
 
 
@@ -162,4 +165,6 @@ def trained_model(name: str, seed: int = 0) -> keras.Model:
 
 def train_release(seed: int = 0, smoke: bool | None = None, verbose: int = 2) -> TrainRun:
     """Train the release recipe and write `models/medcnn.keras` with its card."""
-    return train_model(RELEASE_RECIPE, seed, release_model_path(), smoke=smoke, verbose=verbose)
+    return train_model(
+        RELEASE_RECIPE, seed, release_model_path(), smoke=smoke, verbose=verbose, reference=True
+    )
