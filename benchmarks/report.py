@@ -38,7 +38,7 @@ def recipe_order(name: str) -> int:
 
 
 def machine_line(results: dict) -> str:
-    """One sentence naming the machine every figure was measured on."""
+    """One sentence naming the machine of the latest run (each section names its own)."""
     facts = results["machine"]
     return (
         f"Measured on **{facts['cpu']}**, {facts['cores_usable']} usable cores of "
@@ -56,9 +56,13 @@ def machine_table(results: dict) -> pd.DataFrame:
 
 
 def sections_table(results: dict) -> pd.DataFrame:
-    """When each section was measured and how long it took."""
+    """When and on which machine each section was measured, and how long it took."""
     rows = {
-        name: {"measured at": found["measured_at"], "seconds": found["section_seconds"]}
+        name: {
+            "measured at": found["measured_at"],
+            "machine": found.get("machine", "not recorded"),
+            "seconds": found["section_seconds"],
+        }
         for name, found in results["sections"].items()
     }
     return pd.DataFrame.from_dict(rows, orient="index").sort_values("measured at")

@@ -82,15 +82,20 @@ SECTIONS: dict[str, Callable[[Context], dict]] = {
 
 
 def run(context: Context, names: list[str], results_path: Path = RESULTS) -> dict:
-    """Run the named sections and merge them into `results_path`."""
+    """Run the named sections and merge them into `results_path`.
+
+    `machine` describes the latest run; each section also names the machine it ran on,
+    so a section measured again elsewhere does not pass for the others' machine.
+    """
     results = json.loads(results_path.read_text()) if results_path.is_file() else {}
-    results["machine"] = machine.machine_facts()
+    results["machine"] = facts = machine.machine_facts()
     sections = results.setdefault("sections", {})
     for name in names:
         start = time.perf_counter()
         measured = SECTIONS[name](context)
         measured["measured_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         measured["section_seconds"] = round(time.perf_counter() - start, 1)
+        measured["machine"] = f"{facts['cpu']}, {facts['cores_usable']} cores usable"
         sections[name] = measured
         print(f"bench: {name} done in {measured['section_seconds']} s", file=sys.stderr)
     results_path.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")

@@ -17,11 +17,11 @@
 #
 # This notebook trains three models on the `train` split and compares them:
 #
-# 1. the **original CNN**, exactly as it was published (four 4×4 convolutions,
-#    64 × 64 grayscale input, Adam, 3 epochs);
+# 1. the **original CNN**, its architecture exactly as published (four 4×4
+#    convolutions, 64 × 64 grayscale input), trained with Adam for 3 epochs;
 # 2. a **robust CNN** of the same family, with augmentation, BatchNorm, Dropout and
 #    weight decay;
-# 3. **transfer learning**: MobileNetV2 with ImageNet weights, cut after its 12th
+# 3. **transfer learning**: MobileNetV2 with ImageNet weights, cut inside its 13th
 #    block, trained with the base frozen and then partly fine-tuned.
 #
 # Every model takes the same canonical 128 × 128 grayscale image and does its own
@@ -45,11 +45,11 @@ import pandas as pd
 
 from medcnn.artifacts import read_card, release_model_path
 from medcnn.config import smoke_mode
-from medcnn.train import conditions, runs_dir, train_model
+from medcnn.train import conditions, default_seed, runs_dir, train_model
 from medcnn.training.recipes import RECIPES, RELEASE_RECIPE
 from medcnn.training.report import comparison_table, plot_learning_curves
 
-SEED = int(os.environ.get("MEDCNN_SEED", "0"))  # weights, shuffling, augmentation, dropout
+SEED = default_seed()  # MEDCNN_SEED: weights, shuffling, augmentation, dropout
 MODELS = os.environ.get("MEDCNN_MODELS", ",".join(RECIPES)).split(",")
 pd.set_option("display.precision", 3)
 print(f"seed {SEED}; models {MODELS}; smoke mode {smoke_mode()}; saved to {runs_dir()}")
@@ -69,8 +69,10 @@ print("conditions:", conditions())
 # max-pooling, then a 64-unit dense layer and the softmax. The only addition is in
 # front: a resizing layer takes the canonical 128 px image down to the original's
 # 64 px, so that this model accepts the same input as the others. It trains for 3
-# epochs at Adam's default learning rate, without early stopping or augmentation,
-# as the original demo did; images are weighted so the three classes count equally.
+# epochs with Adam from its default learning rate 10⁻³, without early stopping or
+# augmentation, as the original demo did. Two things differ from the original's
+# training, as for every model here: the learning rate decays along a cosine over
+# the 3 epochs, and images are weighted so that the three classes count equally.
 
 # %%
 runs = {}
@@ -107,7 +109,7 @@ if "robust_cnn" in MODELS:
 # ## Transfer learning: MobileNetV2 from ImageNet
 #
 # The grayscale image is repeated into three channels and scaled as MobileNetV2
-# expects; the network is cut after block 12 (the output of block 13's expansion), which
+# expects; the network is cut at the expansion layer of block 13 (`block_13_expand`), which
 # keeps about a quarter of its weights and most of its general-purpose features.
 # First only the new softmax head trains on top of the frozen base (3 epochs at
 # 10⁻³); then the top 30 % of the base's layers are unfrozen and fine-tuned at

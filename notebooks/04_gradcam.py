@@ -62,7 +62,8 @@ right = [
     for c in range(len(CLASSES))
 ]
 external_probabilities = predict_probabilities(release, external_images)
-wrong = misclassified(external_probabilities, external_labels, external_rows).head(3)
+mistakes = misclassified(external_probabilities, external_labels, external_rows)
+wrong = mistakes.head(3)
 images = np.concatenate([test_images[np.concatenate(right)], external_images[wrong["index"]]])
 truths = [CLASSES[c] for c in np.repeat(range(len(CLASSES)), 2)] + list(wrong["true"])
 
@@ -99,11 +100,11 @@ plt.show()
 # ## One image, each class
 #
 # Grad-CAM is class-specific: asked about a different class, it highlights different
-# evidence. Here, for a lung CT slice from `external` that the release model called
-# something else, the map for each of the three classes.
+# evidence. Here, for the lung CT slice from `external` that the release model most
+# confidently called something else, the map for each of the three classes.
 
 # %%
-lung_miss = wrong[wrong["true"] == "lung"]["index"].iloc[0]
+lung_miss = mistakes[mistakes["true"] == "lung"]["index"].iloc[0]  # the most confident one
 one = np.repeat(external_images[lung_miss][np.newaxis], len(CLASSES), axis=0)
 per_class_maps, _ = overlays_and_answers(release, one, classes=range(len(CLASSES)))
 shares = external_probabilities[lung_miss]

@@ -67,7 +67,7 @@ raw = raw_dir()
 examples = [
     manifest[(manifest["split"] == "test") & (manifest["label"] == label)].iloc[0]
     for label in ("brain", "lung", "other")
-] + [manifest[manifest["split"] == "external"].iloc[-1]]
+] + [manifest[(manifest["split"] == "external") & (manifest["modality"] == "photo")].iloc[0]]
 for row in examples:
     prediction = predict(raw / row["path"], row["path"].rsplit("/", 1)[-1], MODEL)
     plot_prediction(prediction, truth=row["label"])

@@ -104,6 +104,7 @@ def test_harness_writes_every_section(context, tmp_path) -> None:
     results = json.loads(out.read_text())
     assert results["machine"]["cores_usable"] >= 1 and results["machine"]["cpu"]
     sections = results["sections"]
+    assert all(results["machine"]["cpu"] in found["machine"] for found in sections.values())
     assert set(sections) == set(SECTIONS)
     assert sections["matmul"]["float32_gflops"] > 0
     assert sections["build"]["cold"]["images"] == 30

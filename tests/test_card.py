@@ -1,4 +1,4 @@
-"""The model card tables read a real card and its out-of-distribution reference."""
+"""The model card tables read a card as `make_card` writes it, and the model's reference."""
 
 from __future__ import annotations
 

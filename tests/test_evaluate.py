@@ -21,7 +21,10 @@ from medcnn.evaluate import (
     FolderError,
     abstention,
     evaluate_model,
+    evaluate_probabilities,
     load_folder,
+    models_table,
+    per_class_table,
     predict_probabilities,
     summary,
     validation_temperature,
@@ -218,3 +221,16 @@ def test_abstention_separates_asserted_from_withheld_answers() -> None:
     assert table.loc["a", "accuracy of best guess when unsure"] == 0.0
     assert table.loc["b", "unfamiliar"] == 0.5 and table.loc["b", "accuracy asserted"] == 0.0
     assert list(abstention(screen, labels).index) == ["all"]
+
+
+def test_tables_of_a_report_and_of_several_models() -> None:
+    labels = np.array([0, 0, 1, 1, 1])
+    probabilities = np.eye(3)[[0, 1, 1, 1, 1]]
+    report = evaluate_probabilities(probabilities, labels, resamples=50)
+    table = per_class_table(report)
+    assert list(table.index) == list(CLASSES)
+    assert table.loc["other", "F1 95% interval"] == "—"  # no image of that class
+    assert table.loc["brain", "recall"] == 0.5
+    models = models_table({"m": {"test": report, "external": report}})
+    assert models.loc[("m", "external"), "macro-F1"] == report["macro_f1"]
+    assert models.index.names == ["model", "split"]

@@ -110,14 +110,18 @@ def test_screen_decides_as_classify_does(lung_model, tmp_path) -> None:
     predictor = Predictor.from_file(lung_model)
     features = predictor.embed(scan.pixels[np.newaxis])
     pixels = np.stack([scan.pixels, 255 - scan.pixels])
-    for reference in (FeatureReference(features, np.eye(8), 1.0), None):
+    screens = {}
+    for name, reference in (("near", FeatureReference(features, np.eye(8), 1e-3)), ("none", None)):
         judged = Predictor(predictor.model, reference)
-        screened = judged.screen(pixels, batch_size=1)
-        for image, row in zip(pixels, screened.itertuples(), strict=True):
+        screens[name] = judged.screen(pixels, batch_size=1)
+        for image, row in zip(pixels, screens[name].itertuples(), strict=True):
             answer = judged.classify(DecodedImage(image, "png", 128, 128), "x", explain=False)
             assert row.top_class == answer.top_class
             assert row.unsure == (answer.label is None)
-    assert screened["distance"].isna().all() and not screened["unfamiliar"].any()
+    assert list(screens["near"]["unfamiliar"]) == [False, True]
+    assert screens["none"]["distance"].isna().all() and not screens["none"]["unfamiliar"].any()
+    with pytest.raises(ValueError, match="canonical pixels"):
+        predictor.forward(np.zeros((4, 64, 64), np.uint8))
 
 
 def test_without_a_reference_the_answer_says_unfamiliar_images_go_unnoticed(lung_model, tmp_path):

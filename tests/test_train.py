@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from medcnn import train
 from medcnn.artifacts import load_model
 from medcnn.config import CLASSES
 from medcnn.data.build import BuildSettings, build_dataset
@@ -124,3 +125,29 @@ def test_cli_reports_missing_weights_in_one_line(processed, tmp_path, monkeypatc
     error = capsys.readouterr().err.strip()
     assert error.startswith("medcnn: error: MobileNetV2 ImageNet weights not found")
     assert "\n" not in error
+
+
+def test_saved_model_is_reused_only_while_its_recipe_and_data_match(
+    processed, tmp_path, monkeypatch
+) -> None:
+    monkeypatch.setenv("MEDCNN_DATA_DIR", str(processed.parent))
+    monkeypatch.setenv("MEDCNN_SMOKE", "1")
+    monkeypatch.setattr(train, "runs_dir", lambda: tmp_path / "runs")
+    first = train.trained_model("seed_cnn", seed=2)
+    saved = tmp_path / "runs" / "seed_cnn.keras"
+    assert saved.is_file()
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained again")
+
+    monkeypatch.setattr(train, "train_model", no_training)
+    reused = train.trained_model("seed_cnn", seed=2)
+    np.testing.assert_array_equal(reused.get_weights()[0], first.get_weights()[0])
+    with pytest.raises(AssertionError, match="trained again"):
+        train.trained_model("seed_cnn", seed=3)
+    card_file = tmp_path / "runs" / "seed_cnn.json"
+    card = json.loads(card_file.read_text())
+    card["training"]["phases"][0]["learning_rate"] = 0.5
+    card_file.write_text(json.dumps(card))
+    with pytest.raises(AssertionError, match="trained again"):
+        train.trained_model("seed_cnn", seed=2)

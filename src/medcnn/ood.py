@@ -72,7 +72,7 @@ def save_reference(reference: FeatureReference, model_path: Path) -> Path:
     np.savez(
         buffer,
         means=reference.means,
-        precision=reference.precision.astype(np.float32),  # half the file, same alarms
+        precision=reference.precision.astype(np.float32),  # half the file
         threshold=reference.threshold,
         quantile=reference.quantile,
     )

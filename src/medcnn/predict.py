@@ -93,12 +93,21 @@ class Predictor:
 
     def forward(self, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Features (N, D) and probabilities (N, C) of canonical pixels (N, S, S[, 1])."""
-        batch = np.asarray(pixels).reshape(-1, CANONICAL_SIZE, CANONICAL_SIZE, 1).astype(self.dtype)
+        batch = np.asarray(pixels)
+        batch = batch[..., np.newaxis] if batch.ndim == 3 else batch
+        expected = (CANONICAL_SIZE, CANONICAL_SIZE, 1)
+        if batch.ndim != 4 or batch.shape[1:] != expected:
+            raise ValueError(
+                f"expected canonical pixels (N, {CANONICAL_SIZE}, {CANONICAL_SIZE}[, 1])"
+            )
+        batch = batch.astype(self.dtype)
         features, probabilities = self._forward(tf.constant(batch))
         return features.numpy(), probabilities.numpy()
 
     def embed(self, pixels: np.ndarray, batch_size: int = 256) -> np.ndarray:
         """Penultimate features of many images, for `medcnn.ood.fit_reference`."""
+        if len(pixels) == 0:
+            raise ValueError("no images to embed")
         parts = [
             self.forward(pixels[i : i + batch_size])[0] for i in range(0, len(pixels), batch_size)
         ]
@@ -110,6 +119,8 @@ class Predictor:
         One row per image: `top_class`, `top_probability`, `distance` (NaN without a
         reference), `low_confidence`, `unfamiliar` and `unsure` (either of the two).
         """
+        if len(pixels) == 0:
+            raise ValueError("no images to screen")
         parts = [
             self.forward(pixels[i : i + batch_size]) for i in range(0, len(pixels), batch_size)
         ]

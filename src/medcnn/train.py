@@ -49,6 +49,11 @@ class TrainRun:
     path: Path
 
 
+def default_seed() -> int:
+    """`MEDCNN_SEED` (default 0): the seed notebooks train and reuse models with."""
+    return int(os.environ.get("MEDCNN_SEED", "0"))
+
+
 def runs_dir() -> Path:
     """`runs/`: models of the comparison and their checkpoints (not committed)."""
     return project_root() / "runs"
@@ -145,22 +150,31 @@ def save_feature_reference(
     return save_reference(reference, out)
 
 
-def trained_model(name: str, seed: int = 0) -> keras.Model:
+def trained_model(name: str, seed: int | None = None) -> keras.Model:
     """The model notebook 02 saved in `runs/`, or a fresh one trained now.
 
-    A saved model is reused only when its card matches: same dataset manifest, same seed,
-    same smoke mode. So each notebook also runs on its own, in any order.
+    A saved model is reused only when its card matches: same dataset manifest, seed,
+    smoke mode and recipe. So each notebook also runs on its own, in any order.
     """
+    seed = default_seed() if seed is None else seed
     path = runs_dir() / f"{name}.keras"
-    if path.is_file():
-        card = read_card(path)
-        if (
-            card.get("manifest_sha256") == manifest_digest()
-            and card.get("seed") == seed
-            and card.get("training", {}).get("smoke") == smoke_mode()
-        ):
-            return load_model(path)
+    if path.is_file() and card_matches(read_card(path), name, seed):
+        return load_model(path)
     return train_model(name, seed, verbose=0).model
+
+
+def card_matches(card: dict[str, Any], name: str, seed: int) -> bool:
+    """Was the model of `card` trained by recipe `name` as it is now, on this dataset?"""
+    smoke = smoke_mode()
+    recipe = RECIPES[name].smoke() if smoke else RECIPES[name]
+    training = card.get("training", {})
+    return (
+        card.get("manifest_sha256") == manifest_digest()
+        and card.get("seed") == seed
+        and training.get("smoke") == smoke
+        and training.get("working_size") == recipe.size
+        and training.get("phases") == [vars(phase) for phase in recipe.phases]
+    )
 
 
 def train_release(seed: int = 0, smoke: bool | None = None, verbose: int = 2) -> TrainRun:
