@@ -38,7 +38,7 @@ from medcnn.artifacts import load_model, release_model_path
 from medcnn.config import CLASSES
 from medcnn.data.dataset import split_arrays
 from medcnn.evaluate import misclassified, predict_probabilities
-from medcnn.explain import heatmaps, last_conv_layer, overlay, randomization_check
+from medcnn.explain import last_conv_layer, overlays, randomization_check
 from medcnn.plots import plot_heatmaps, plot_randomization
 from medcnn.train import trained_model
 
@@ -69,17 +69,8 @@ wrong = mistakes.head(3)
 images = np.concatenate([test_images[np.concatenate(right)], external_images[wrong["index"]]])
 truths = [CLASSES[c] for c in np.repeat(range(len(CLASSES)), 2)] + list(wrong["true"])
 
-
-def overlays_and_answers(model, images, layer_name=None, classes=None):
-    """Grad-CAM overlays of the predicted (or given) classes, and those classes."""
-    if classes is None:
-        classes = np.argmax(predict_probabilities(model, images), axis=1)
-    maps = heatmaps(model, images, [int(c) for c in classes], layer_name)
-    return np.stack([overlay(i, m) for i, m in zip(images, maps, strict=True)]), classes
-
-
-release_maps, release_answers = overlays_and_answers(release, images)
-original_maps, original_answers = overlays_and_answers(original, images)
+release_maps, release_answers = overlays(release, images)
+original_maps, original_answers = overlays(original, images)
 captions = [
     f"true {t}\nrelease: {CLASSES[a]}\noriginal: {CLASSES[b]}"
     for t, a, b in zip(truths, release_answers, original_answers, strict=True)
@@ -108,7 +99,7 @@ plt.show()
 # %%
 lung_miss = mistakes[mistakes["true"] == "lung"]["index"].iloc[0]  # the most confident one
 one = np.repeat(external_images[lung_miss][np.newaxis], len(CLASSES), axis=0)
-per_class_maps, _ = overlays_and_answers(release, one, classes=range(len(CLASSES)))
+per_class_maps, _ = overlays(release, one, class_indices=range(len(CLASSES)))
 shares = external_probabilities[lung_miss]
 titles = [f"for {name} ({share:.0%})" for name, share in zip(CLASSES, shares, strict=True)]
 plot_heatmaps(
@@ -132,7 +123,7 @@ layer_maps = {}
 for title, layer in shallow.items():
     model = release if title.startswith("release") else original
     answers = release_answers if model is release else original_answers
-    layer_maps[title], _ = overlays_and_answers(model, images[:6:2], layer, answers[:6:2])
+    layer_maps[title], _ = overlays(model, images[:6:2], answers[:6:2], layer_name=layer)
 plot_heatmaps(images[:6:2], layer_maps, truths[:6:2], "Grad-CAM at a shallower layer")
 plt.show()
 

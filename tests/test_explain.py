@@ -10,6 +10,7 @@ from medcnn.explain import (
     grad_cam,
     last_conv_layer,
     overlay,
+    overlays,
     randomization_check,
     rank_correlation,
 )
@@ -157,6 +158,16 @@ def test_overlay_is_rgb_uint8_and_blends() -> None:
     assert hot[0] > cold[0] and hot[2] < cold[2]  # red where the map is high, blue where low
     assert overlay(image, heatmap[::4, ::4]).shape == (SIZE, SIZE, 3)  # coarse maps resized
     np.testing.assert_array_equal(overlay(image + 200, heatmap, alpha=0.0)[..., 0], 200)
+
+
+def test_batch_overlays_explain_the_predicted_or_given_classes(model, images) -> None:
+    blended, classes = overlays(model, images[:2])
+    assert blended.shape == (2, SIZE, SIZE, 3) and blended.dtype == np.uint8
+    np.testing.assert_array_equal(classes, np.argmax(model.predict(images[:2], verbose=0), -1))
+    expected = overlay(images[0], grad_cam(model, images[0], class_index=2))
+    given, chosen = overlays(model, images[:1], class_indices=[2])
+    assert list(chosen) == [2]
+    np.testing.assert_allclose(given[0], expected, atol=1)
 
 
 def test_rank_correlation() -> None:

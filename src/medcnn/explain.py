@@ -149,6 +149,27 @@ def overlay(
     return np.round(np.clip(blended, 0, 255)).astype(np.uint8)
 
 
+def overlays(
+    model: keras.Model,
+    images: np.ndarray,
+    class_indices=None,
+    layer_name: str | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Grad-CAM overlays (N, S, S, 3) of a batch, and the classes explained (N,).
+
+    `class_indices` None explains each image's predicted class.
+    """
+    images = np.asarray(images)
+    if class_indices is None:
+        class_indices = np.argmax(model.predict(images, verbose=0), axis=-1)
+    classes = np.asarray([int(c) for c in class_indices])
+    maps = heatmaps(model, images, list(classes), layer_name)
+    blended = np.stack(
+        [overlay(image, heatmap) for image, heatmap in zip(images, maps, strict=True)]
+    )
+    return blended, classes
+
+
 def rank_correlation(first: np.ndarray, second: np.ndarray) -> float:
     """Spearman correlation of two heatmaps; a constant map correlates 0 with a different one."""
     first, second = np.ravel(first), np.ravel(second)
