@@ -29,6 +29,10 @@ data: setup  ## fetch the sources into data/raw and build data/processed
 model: data  ## train the release model: models/medcnn.keras and its card models/medcnn.json
 	$(BIN)/medcnn train --release
 
+.PHONY: holdout
+holdout: data  ## recipes scored on training sources held out of training: models/medcnn.holdout.json
+	$(BIN)/medcnn train --holdout
+
 lint: setup  ## ruff over the package, the tests and the notebook sources
 	$(BIN)/ruff check src tests benchmarks $(wildcard app/*.py notebooks/*.py)
 	$(BIN)/ruff format --check src tests benchmarks $(wildcard app/*.py notebooks/*.py)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 import tensorflow as tf
 
@@ -53,10 +54,25 @@ def test_weights_balance_classes_and_temper_source_sizes() -> None:
     assert sample_weights(labels) == pytest.approx([2 / 3, 2 / 3, 2 / 3, 2.0, 1.0, 1.0])
     assert sample_weights(np.array([0, 1, 2])) == pytest.approx([1.0, 1.0, 1.0])
     labels = np.zeros(5, dtype=np.int32)
-    sources = np.array(["big"] * 4 + ["small"])
-    weights = sample_weights(labels, sources, source_power=0.5)
+    rows = pd.DataFrame({"source": ["big"] * 4 + ["small"], "modality": ["XR"] * 5})
+    weights = sample_weights(labels, rows, source_power=0.5)
     assert weights.sum() == pytest.approx(5.0)
     assert weights[4] / weights[0] == pytest.approx(2.0)  # sqrt(4 / 1)
+
+
+def test_modality_balancing_lifts_a_rare_modality_within_its_class() -> None:
+    labels = np.array([0] * 10 + [1] * 2)
+    rows = pd.DataFrame(
+        {
+            "source": ["xr"] * 8 + ["ct"] * 2 + ["mri"] * 2,
+            "modality": ["XR"] * 8 + ["CT"] * 2 + ["MRI"] * 2,
+        }
+    )
+    plain = sample_weights(labels, rows)
+    balanced = sample_weights(labels, rows, modality_power=0.5)
+    assert balanced[labels == 0].sum() == pytest.approx(plain[labels == 0].sum())
+    assert balanced[8] / balanced[0] == pytest.approx(2.0)  # sqrt(8 / 2)
+    assert balanced[10:] == pytest.approx(plain[10:])  # one modality: nothing to balance
 
 
 def test_one_device_uses_the_default_strategy() -> None:

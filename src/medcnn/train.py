@@ -70,29 +70,26 @@ def conditions() -> dict[str, Any]:
 
 def load_splits(
     smoke: bool, processed: Path | None, seed: int
-) -> tuple[dict[str, tuple[Any, Any]], Any]:
-    """(images, labels) of train and the evaluation splits, and each training image's source.
+) -> tuple[dict[str, tuple[Any, Any]], pd.DataFrame]:
+    """(images, labels) of train and the evaluation splits, and the training images' rows.
 
     Smoke mode keeps a few images of each split.
     """
-    splits, sources = {}, None
+    splits, train_rows = {}, None
     for split in ("train", *EVALUATION_SPLITS):
         limit = SMOKE_LIMITS[split] if smoke else None
         images, labels, rows = split_arrays(split, processed, limit=limit, seed=seed)
         splits[split] = (images, labels)
         if split == "train":
-            sources = rows["source"].to_numpy()
-    return splits, sources
+            train_rows = rows
+    return splits, train_rows
 
 
 def training_summary(recipe: Recipe, fit, train_images: int) -> dict[str, Any]:
     return {
         "recipe": recipe.name,
         "title": recipe.title,
-        "working_size": recipe.size,
-        "batch_size": recipe.batch_size,
-        "source_power": recipe.source_power,
-        "phases": [vars(phase) for phase in recipe.phases],
+        **recipe.settings(),
         "epochs_run": len(fit.history),
         "best_epoch": fit.best_epoch,
         "train_images": train_images,
@@ -122,10 +119,10 @@ def train_model(
         raise ValueError(f"unknown model {name!r}; choose from {sorted(RECIPES)}")
     smoke = smoke_mode() if smoke is None else smoke
     recipe = RECIPES[name].smoke() if smoke else RECIPES[name]
-    splits, sources = load_splits(smoke, processed, seed)
+    splits, train_rows = load_splits(smoke, processed, seed)
     out = Path(out) if out is not None else runs_dir() / f"{name}.keras"
     checkpoints = checkpoints or runs_dir() / "checkpoints"
-    fit = fit_recipe(recipe, splits["train"], splits["val"], checkpoints, seed, verbose, sources)
+    fit = fit_recipe(recipe, splits["train"], splits["val"], checkpoints, seed, verbose, train_rows)
     metrics, speed = score_splits(fit.model, {s: splits[s] for s in EVALUATION_SPLITS})
     training = training_summary(recipe, fit, len(splits["train"][1]))
     training["inference_images_per_second"] = round(speed, 1)
@@ -172,8 +169,7 @@ def card_matches(card: dict[str, Any], name: str, seed: int) -> bool:
         card.get("manifest_sha256") == manifest_digest()
         and card.get("seed") == seed
         and training.get("smoke") == smoke
-        and training.get("working_size") == recipe.size
-        and training.get("phases") == [vars(phase) for phase in recipe.phases]
+        and all(training.get(key) == value for key, value in recipe.settings().items())
     )
 
 

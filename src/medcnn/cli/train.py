@@ -13,6 +13,9 @@ def train(args: argparse.Namespace) -> None:
     from medcnn.training.recipes import RECIPES
 
     try:
+        if args.holdout:
+            holdout()
+            return
         if args.release:
             runs = [train_release(seed=args.seed)]
         else:
@@ -30,6 +33,14 @@ def train(args: argparse.Namespace) -> None:
             for split, s in scores.items()
         )
         print(f"{run.name}: {summary} → {run.path}")
+
+
+def holdout() -> None:
+    from medcnn.training.holdout import holdout_table, results_path, run_holdout
+
+    results = run_holdout()
+    print(holdout_table(results).round(3).to_string())
+    print(f"→ {results_path()}")
 
 
 def output(args: argparse.Namespace, name: str) -> Path | None:
@@ -54,6 +65,12 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--release",
         action="store_true",
         help=f"train {RELEASE_RECIPE} and write the release model models/medcnn.keras",
+    )
+    parser.add_argument(
+        "--holdout",
+        action="store_true",
+        help="score the release recipe and variants of it on held-out training sources "
+        "(models/medcnn.holdout.json)",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed for weights, shuffling, dropout")
     parser.add_argument("--out", type=Path, default=None, help="folder for models (default: runs/)")

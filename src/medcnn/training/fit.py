@@ -44,19 +44,24 @@ def distribution_strategy() -> tf.distribute.Strategy:
 
 
 def sample_weights(
-    labels: np.ndarray, sources: np.ndarray | None = None, source_power: float = 0.0
+    labels: np.ndarray,
+    rows: pd.DataFrame | None = None,
+    source_power: float = 0.0,
+    modality_power: float = 0.0,
 ) -> np.ndarray:
     """Per-image weights: every class weighs the same in total (balanced class weights).
 
-    With `source_power` > 0, an image from a source of n training images weighs
-    n^-power within its class, so small sources (a CT collection among MRI ones)
-    are not drowned out; 0.5 is a compromise between no balancing and giving every
-    source equal say (1.0), which would repeat a 40-image source many times over.
+    Within a class, an image whose source has n training images weighs n^-source_power,
+    so small sources (a CT collection among MRI ones) are not drowned out; 0.5 is a
+    compromise between no balancing and giving every source equal say (1.0), which
+    would repeat a 40-image source many times over. `modality_power` does the same
+    for the class's imaging modalities (`rows` needs `source` and `modality` columns).
     """
     weights = np.ones(len(labels))
-    if sources is not None and source_power:
-        sizes = pd.Series(sources).value_counts()
-        weights = pd.Series(sources).map(sizes).to_numpy(float) ** -source_power
+    for column, power in (("source", source_power), ("modality", modality_power)):
+        if rows is not None and power:
+            strata = pd.Series(labels).astype(str) + "/" + rows[column].astype(str).to_numpy()
+            weights *= strata.map(strata.value_counts()).to_numpy(float) ** -power
     present = np.unique(labels)
     for label in present:
         members = labels == label
@@ -96,18 +101,19 @@ def fit_recipe(
     workdir: Path,
     seed: int = 0,
     verbose: int = 2,
-    sources: np.ndarray | None = None,
+    rows: pd.DataFrame | None = None,
 ) -> FitResult:
     """Build and train the recipe's model; returns it at its best validation epoch.
 
-    `sources` names each training image's source, for the recipe's source balancing.
+    `rows` (manifest rows of the training images) drive the recipe's source and
+    modality balancing.
     """
     set_seeds(seed)
     strategy = distribution_strategy()
     with strategy.scope():
         model = recipe.make_model(seed)
     workdir.mkdir(parents=True, exist_ok=True)
-    weights = sample_weights(train[1], sources, recipe.source_power)
+    weights = sample_weights(train[1], rows, recipe.source_power, recipe.modality_power)
     train_data = weighted_dataset(*train, weights, recipe.batch_size, seed)
     val_data = make_dataset(*val, recipe.batch_size)
     steps = int(np.ceil(len(train[1]) / recipe.batch_size))

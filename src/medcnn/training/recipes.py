@@ -39,6 +39,8 @@ class Recipe:
     early_stopping: bool = True
     source_power: float = 0.5
     """Within-class source balancing (see `fit.sample_weights`); 0 weighs classes only."""
+    modality_power: float = 0.0
+    """Within-class modality balancing, likewise."""
     options: dict[str, Any] | None = None
 
     def make_model(self, seed: int) -> keras.Model:
@@ -48,6 +50,16 @@ class Recipe:
 
     def epochs(self) -> int:
         return sum(phase.epochs for phase in self.phases)
+
+    def settings(self) -> dict[str, Any]:
+        """What a trained model's card records of its recipe, and what reuse must match."""
+        return {
+            "working_size": self.size,
+            "batch_size": self.batch_size,
+            "source_power": self.source_power,
+            "modality_power": self.modality_power,
+            "phases": [vars(phase) for phase in self.phases],
+        }
 
     def smoke(self) -> Recipe:
         """One epoch per phase, for unit tests only."""

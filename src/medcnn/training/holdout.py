@@ -1,0 +1,231 @@
+"""Recipes scored on training sources held out of training, never on `external`.
+
+`external` measures how a model does on sources it never saw; comparing recipes by it
+would spend that measure. Here each fold holds out whole sources of the training pool
+instead, of the kinds `external` holds: a candidate trains on the rest of `train`,
+selects its epoch on the rest of `val`, and is scored on the held-out images (their
+`train` and `val` rows; `test` and `external` stay unseen). The release recipe also
+runs under further seeds, so that differences between candidates can be read against
+the spread that the seed alone gives.
+
+`medcnn train --holdout` (`make holdout`) runs them all and writes
+`models/medcnn.holdout.json`; a run already there for the same dataset, seed and
+recipe is kept rather than trained again.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import recall_score
+
+from medcnn.config import CLASSES, project_root
+from medcnn.data.dataset import split_arrays
+from medcnn.training.recipes import RECIPES, RELEASE_RECIPE, Recipe
+from medcnn.training.scores import CLASS_INDICES, predict_proba, split_scores
+
+
+@dataclass(frozen=True)
+class Fold:
+    """Sources held out of training: (source, modality), where None takes every modality."""
+
+    name: str
+    held_out: tuple[tuple[str, str | None], ...]
+
+
+FOLDS = (
+    Fold(
+        "A",
+        (
+            ("chest-ct-tcga-luad-kaggle", None),
+            ("chest-ct-lung-pet-ct-dx", None),
+            ("head-ct-hemorrhage-kitamura", None),
+            ("natural-images-8class", None),
+        ),
+    ),
+    Fold(
+        "B",
+        (
+            ("covid-chestxray-ieee8023", "CT"),
+            ("head-ct-cq500-dicom", None),
+            ("face-mask-faces", None),
+        ),
+    ),
+)
+"""Each fold holds out a lung CT collection, a head CT collection and a photo collection:
+the kinds of source `external` holds, and the lung CT where the model was weakest."""
+
+RELEASE = RECIPES[RELEASE_RECIPE]
+
+CANDIDATES = {
+    "64 px (release)": RELEASE,
+    "64 px, modality-balanced": replace(RELEASE, modality_power=0.5),
+    "96 px": replace(RELEASE, size=96),
+    "96 px, modality-balanced": replace(RELEASE, size=96, modality_power=0.5),
+}
+"""The release recipe, a larger working size, balancing each class's modalities (so 112
+lung CT slices are not outweighed 40:1 by chest X-rays), and both."""
+
+SEEDS = {"64 px (release)": (0, 1, 2)}
+"""Seeds per candidate; those not listed run under seed 0 only."""
+
+
+def candidate_seeds(name: str) -> tuple[int, ...]:
+    return SEEDS.get(name, (0,))
+
+
+def results_path() -> Path:
+    return project_root() / "models" / "medcnn.holdout.json"
+
+
+def held_out_mask(rows: pd.DataFrame, fold: Fold) -> np.ndarray:
+    """Rows of the fold's held-out sources, with every row sharing a group with one."""
+    hit = np.zeros(len(rows), dtype=bool)
+    for source, modality in fold.held_out:
+        chosen = rows["source"] == source
+        if modality is not None:
+            chosen &= rows["modality"] == modality
+        hit |= chosen.to_numpy()
+    return rows["group"].isin(set(rows.loc[hit, "group"])).to_numpy()
+
+
+def fold_data(fold: Fold, pool: dict[str, tuple[Any, Any, pd.DataFrame]]) -> dict[str, Any]:
+    """The fold's train and val (held-out sources removed) and its held-out images."""
+    kept, held = {}, []
+    for split in ("train", "val"):
+        images, labels, rows = pool[split]
+        mask = held_out_mask(rows, fold)
+        kept[split] = (images[~mask], labels[~mask], rows[~mask].reset_index(drop=True))
+        held.append((images[mask], labels[mask], rows[mask]))
+    held_out = (
+        np.concatenate([h[0] for h in held]),
+        np.concatenate([h[1] for h in held]),
+        pd.concat([h[2] for h in held], ignore_index=True),
+    )
+    return {"train": kept["train"], "val": kept["val"], "held_out": held_out}
+
+
+def held_out_scores(labels: np.ndarray, probabilities: np.ndarray, rows: pd.DataFrame) -> dict:
+    """Macro-F1 and accuracy, recall per class, and accuracy per held-out source."""
+    predicted = probabilities.argmax(axis=1)
+    recall = recall_score(labels, predicted, labels=CLASS_INDICES, average=None, zero_division=0)
+    right = pd.Series(predicted == labels)
+    strata = rows["source"] + " (" + rows["modality"] + ")"
+    return {
+        **split_scores(labels, probabilities),
+        "recall": dict(zip(CLASSES, map(float, recall), strict=True)),
+        "source_accuracy": right.groupby(strata.to_numpy()).mean().round(4).to_dict(),
+    }
+
+
+def run_candidate(recipe: Recipe, data: dict[str, Any], workdir: Path, seed: int) -> dict:
+    """Train `recipe` on one fold; its held-out and val scores and training time."""
+    from medcnn.training.fit import fit_recipe
+
+    train_images, train_labels, train_rows = data["train"]
+    val_images, val_labels, _ = data["val"]
+    fit = fit_recipe(
+        recipe,
+        (train_images, train_labels),
+        (val_images, val_labels),
+        workdir,
+        seed,
+        verbose=0,
+        rows=train_rows,
+    )
+    images, labels, rows = data["held_out"]
+    return {
+        "held_out": held_out_scores(labels, predict_proba(fit.model, images), rows),
+        "val": split_scores(val_labels, predict_proba(fit.model, val_images)),
+        "epochs_run": len(fit.history),
+        "seconds": round(fit.seconds, 1),
+    }
+
+
+def mean_macro_f1(folds: dict[str, Any]) -> float:
+    """Held-out macro-F1 of one run, averaged over the folds."""
+    return float(np.mean([fold["held_out"]["macro_f1"] for fold in folds.values()]))
+
+
+def read_results(path: Path | None = None) -> dict[str, Any]:
+    path = path or results_path()
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found; `make holdout` writes it")
+    return json.loads(path.read_text())
+
+
+def run_holdout(path: Path | None = None, workdir: Path | None = None, log=print) -> dict:
+    """Run every candidate on every fold under its seeds (keeping matching runs); write it."""
+    from medcnn.artifacts import manifest_digest
+    from medcnn.train import conditions, runs_dir
+
+    path = path or results_path()
+    workdir = workdir or runs_dir() / "holdout"
+    digest = manifest_digest()
+    previous = read_results(path) if path.is_file() else {}
+    if previous.get("manifest_sha256") != digest:
+        previous = {}
+    pool = {split: split_arrays(split) for split in ("train", "val")}
+    results = {"manifest_sha256": digest, "conditions": conditions(), "folds": {}}
+    results["candidates"] = {
+        name: {"recipe": recipe.settings(), "runs": {}} for name, recipe in CANDIDATES.items()
+    }
+    for fold in FOLDS:
+        data = fold_data(fold, pool)
+        results["folds"][fold.name] = describe_fold(fold, data)
+        for name, recipe in CANDIDATES.items():
+            earlier = previous.get("candidates", {}).get(name, {})
+            for seed in candidate_seeds(name):
+                runs = results["candidates"][name]["runs"].setdefault(str(seed), {})
+                kept = earlier.get("runs", {}).get(str(seed), {}).get(fold.name)
+                if earlier.get("recipe") == recipe.settings() and kept:
+                    runs[fold.name] = kept
+                    continue
+                log(f"fold {fold.name}: training {name}, seed {seed}")
+                runs[fold.name] = run_candidate(recipe, data, workdir, seed)
+                log(f"  held-out macro-F1 {runs[fold.name]['held_out']['macro_f1']:.3f}")
+                write(results, path)
+    write(results, path)
+    return results
+
+
+def describe_fold(fold: Fold, data: dict[str, Any]) -> dict[str, Any]:
+    rows = data["held_out"][2]
+    return {
+        "held_out": [list(pair) for pair in fold.held_out],
+        "held_out_images": rows["label"].value_counts().reindex(CLASSES, fill_value=0).to_dict(),
+        "train_images": len(data["train"][1]),
+        "val_images": len(data["val"][1]),
+    }
+
+
+def write(results: dict[str, Any], path: Path) -> None:
+    path.write_text(json.dumps(results, indent=1, sort_keys=False) + "\n")
+
+
+def holdout_table(results: dict[str, Any]) -> pd.DataFrame:
+    """One row per candidate and seed: held-out macro-F1 and lung recall per fold, their
+    mean, the mean val macro-F1 and the training time."""
+    table = {}
+    for name, entry in results["candidates"].items():
+        for seed, folds in entry["runs"].items():
+            row = {}
+            for fold, scores in folds.items():
+                row[f"fold {fold} macro-F1"] = scores["held_out"]["macro_f1"]
+                row[f"fold {fold} lung recall"] = scores["held_out"]["recall"]["lung"]
+            row["mean held-out macro-F1"] = mean_macro_f1(folds)
+            row["mean val macro-F1"] = np.mean([s["val"]["macro_f1"] for s in folds.values()])
+            row["training s"] = sum(s["seconds"] for s in folds.values())
+            table[(name, int(seed))] = row
+    return pd.DataFrame(table).T.rename_axis(["candidate", "seed"])
+
+
+def seed_spread(results: dict[str, Any], name: str) -> pd.Series:
+    """Mean held-out macro-F1 of one candidate under each of its seeds."""
+    runs = results["candidates"][name]["runs"]
+    return pd.Series({int(seed): mean_macro_f1(folds) for seed, folds in runs.items()})
