@@ -1,12 +1,17 @@
-"""Held-out sources: folds hold out whole groups, and the committed results match the code."""
+"""Held-out sources: folds hold out whole groups, earlier runs are kept only while nothing
+they depend on changed, and the committed results match the code."""
 
 from __future__ import annotations
+
+import json
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from medcnn.artifacts import manifest_digest
+from medcnn.data.manifest import read_manifest
+from medcnn.training import holdout
 from medcnn.training.holdout import (
     CANDIDATES,
     FOLDS,
@@ -58,6 +63,7 @@ def fake_results(scores: dict[int, float]) -> dict:
             "held_out": {"macro_f1": score, "recall": {"lung": score}},
             "val": {"macro_f1": 0.99},
             "seconds": 10.0,
+            "conditions": {"cpu_cores": 2, "processor": "x86_64", "gpus": 0},
         }
 
     runs = {str(seed): {"A": fold(score), "B": fold(score - 0.1)} for seed, score in scores.items()}
@@ -70,12 +76,62 @@ def test_the_table_has_a_row_per_candidate_and_seed() -> None:
     assert table.loc[("c", 1), "fold A macro-F1"] == pytest.approx(0.8)
     assert table.loc[("c", 0), "mean held-out macro-F1"] == pytest.approx(0.85)
     assert table.loc[("c", 0), "training s"] == pytest.approx(20.0)
+    assert table.loc[("c", 0), "machine"] == "2 CPU cores, 0 GPUs"
     assert seed_spread(results, "c").to_dict() == pytest.approx({0: 0.85, 1: 0.75})
 
 
-def test_folds_hold_out_a_lung_ct_source_each() -> None:
+def test_every_fold_holds_out_lung_ct_head_ct_and_photos_of_the_real_pool() -> None:
+    pool = read_manifest()
+    pool = pool[pool["split"].isin(["train", "val"])].reset_index(drop=True)
     for fold in FOLDS:
-        assert any(modality == "CT" or "ct" in source for source, modality in fold.held_out)
+        held = pool[held_out_mask(pool, fold)]
+        kinds = set(zip(held["label"], held["modality"], strict=True))
+        assert {("lung", "CT"), ("brain", "CT"), ("other", "photo")} <= kinds, fold.name
+
+
+def fake_pool(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int, str]]:
+    """Replace data loading and training by stand-ins; returns the log of trained runs."""
+    trained = []
+    rows = pd.DataFrame(
+        {
+            "source": ["s"] * 4,
+            "modality": ["CT"] * 4,
+            "group": ["a", "b", "c", "d"],
+            "label": ["lung"] * 4,
+        }
+    )
+    arrays = (np.zeros((4, 1, 1, 1)), np.ones(4, dtype=np.int32), rows)
+
+    def fake_run(recipe, data, workdir, seed):
+        trained.append((recipe.size, seed, len(data["held_out"][1])))
+        return {"held_out": {"macro_f1": 0.5}, "seconds": 1.0}
+
+    monkeypatch.setattr(holdout, "split_arrays", lambda split: arrays)
+    monkeypatch.setattr(holdout, "run_candidate", fake_run)
+    monkeypatch.setattr("medcnn.artifacts.manifest_digest", lambda: "digest")
+    return trained
+
+
+def test_earlier_runs_are_kept_unless_the_fold_or_the_recipe_changed(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    trained = fake_pool(monkeypatch)
+    path = tmp_path / "holdout.json"
+    everything = sum(len(candidate_seeds(name)) for name in CANDIDATES) * len(FOLDS)
+    first = holdout.run_holdout(path, tmp_path, log=lambda _: None)
+    assert len(trained) == everything
+    assert json.loads(path.read_text()) == first
+
+    holdout.run_holdout(path, tmp_path, log=lambda _: None)
+    assert len(trained) == everything  # nothing changed: nothing trained
+
+    changed = json.loads(path.read_text())
+    changed["folds"][FOLDS[0].name]["held_out"] = [["another-source", None]]
+    changed["candidates"]["96 px"]["recipe"]["working_size"] = 128
+    path.write_text(json.dumps(changed))
+    holdout.run_holdout(path, tmp_path, log=lambda _: None)
+    runs_of_fold = sum(len(candidate_seeds(name)) for name in CANDIDATES)
+    assert len(trained) == everything + runs_of_fold + len(FOLDS) - 1
 
 
 def test_the_committed_results_cover_the_current_candidates() -> None:
@@ -89,3 +145,5 @@ def test_the_committed_results_cover_the_current_candidates() -> None:
         assert entry["recipe"] == recipe.settings()
         assert sorted(map(int, entry["runs"])) == sorted(candidate_seeds(name))
         assert all(set(folds) == {f.name for f in FOLDS} for folds in entry["runs"].values())
+    for fold in FOLDS:
+        assert results["folds"][fold.name]["held_out"] == [list(pair) for pair in fold.held_out]

@@ -64,14 +64,14 @@ def test_modality_balancing_lifts_a_rare_modality_within_its_class() -> None:
     labels = np.array([0] * 10 + [1] * 2)
     rows = pd.DataFrame(
         {
-            "source": ["xr"] * 8 + ["ct"] * 2 + ["mri"] * 2,
+            "source": ["xr1"] * 4 + ["xr2"] * 4 + ["ct"] * 2 + ["mri"] * 2,
             "modality": ["XR"] * 8 + ["CT"] * 2 + ["MRI"] * 2,
         }
     )
     plain = sample_weights(labels, rows)
     balanced = sample_weights(labels, rows, modality_power=0.5)
     assert balanced[labels == 0].sum() == pytest.approx(plain[labels == 0].sum())
-    assert balanced[8] / balanced[0] == pytest.approx(2.0)  # sqrt(8 / 2)
+    assert balanced[8] / balanced[0] == pytest.approx(2.0)  # sqrt(8 X-rays / 2 CT), not sources
     assert balanced[10:] == pytest.approx(plain[10:])  # one modality: nothing to balance
 
 

@@ -14,6 +14,8 @@ def train(args: argparse.Namespace) -> None:
 
     try:
         if args.holdout:
+            if args.models or args.out:
+                raise CommandError("--holdout trains its own candidates: drop MODEL and --out")
             holdout()
             return
         if args.release:
@@ -61,16 +63,17 @@ def register(commands: argparse._SubParsersAction) -> None:
         metavar="MODEL",
         help=f"recipes to train, from {', '.join(RECIPES)} (default: all)",
     )
-    parser.add_argument(
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument(
         "--release",
         action="store_true",
         help=f"train {RELEASE_RECIPE} and write the release model models/medcnn.keras",
     )
-    parser.add_argument(
+    mode.add_argument(
         "--holdout",
         action="store_true",
         help="score the release recipe and variants of it on held-out training sources "
-        "(models/medcnn.holdout.json)",
+        "(models/medcnn.holdout.json; its seeds are fixed, --seed and --out do not apply)",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed for weights, shuffling, dropout")
     parser.add_argument("--out", type=Path, default=None, help="folder for models (default: runs/)")

@@ -26,6 +26,7 @@ from sklearn.metrics import recall_score
 
 from medcnn.config import CLASSES, project_root
 from medcnn.data.dataset import split_arrays
+from medcnn.data.manifest import write_atomic
 from medcnn.training.recipes import RECIPES, RELEASE_RECIPE, Recipe
 from medcnn.training.scores import CLASS_INDICES, predict_proba, split_scores
 
@@ -57,8 +58,10 @@ FOLDS = (
         ),
     ),
 )
-"""Each fold holds out a lung CT collection, a head CT collection and a photo collection:
-the kinds of source `external` holds, and the lung CT where the model was weakest."""
+"""Each fold holds out lung CT (two DICOM-derived collections in A; the CT slices cut from
+papers in the COVID-19 image collection, with their patients' X-rays, in B), a head CT
+collection and a photo collection: the kinds of source `external` holds, and the lung CT
+where the model was weakest."""
 
 RELEASE = RECIPES[RELEASE_RECIPE]
 
@@ -124,7 +127,8 @@ def held_out_scores(labels: np.ndarray, probabilities: np.ndarray, rows: pd.Data
 
 
 def run_candidate(recipe: Recipe, data: dict[str, Any], workdir: Path, seed: int) -> dict:
-    """Train `recipe` on one fold; its held-out and val scores and training time."""
+    """Train `recipe` on one fold; its held-out and val scores, training time and machine."""
+    from medcnn.train import conditions
     from medcnn.training.fit import fit_recipe
 
     train_images, train_labels, train_rows = data["train"]
@@ -144,6 +148,7 @@ def run_candidate(recipe: Recipe, data: dict[str, Any], workdir: Path, seed: int
         "val": split_scores(val_labels, predict_proba(fit.model, val_images)),
         "epochs_run": len(fit.history),
         "seconds": round(fit.seconds, 1),
+        "conditions": conditions(),
     }
 
 
@@ -160,38 +165,60 @@ def read_results(path: Path | None = None) -> dict[str, Any]:
 
 
 def run_holdout(path: Path | None = None, workdir: Path | None = None, log=print) -> dict:
-    """Run every candidate on every fold under its seeds (keeping matching runs); write it."""
+    """Run every candidate on every fold under its seeds; write the results as they come.
+
+    A run in the earlier file is kept when the dataset, the fold's held-out sources, the
+    recipe and the seed are all the same.
+    """
     from medcnn.artifacts import manifest_digest
-    from medcnn.train import conditions, runs_dir
+    from medcnn.train import runs_dir
 
     path = path or results_path()
     workdir = workdir or runs_dir() / "holdout"
-    digest = manifest_digest()
-    previous = read_results(path) if path.is_file() else {}
-    if previous.get("manifest_sha256") != digest:
-        previous = {}
     pool = {split: split_arrays(split) for split in ("train", "val")}
-    results = {"manifest_sha256": digest, "conditions": conditions(), "folds": {}}
-    results["candidates"] = {
-        name: {"recipe": recipe.settings(), "runs": {}} for name, recipe in CANDIDATES.items()
+    data = {fold.name: fold_data(fold, pool) for fold in FOLDS}
+    results = {
+        "manifest_sha256": manifest_digest(),
+        "folds": {fold.name: describe_fold(fold, data[fold.name]) for fold in FOLDS},
+        "candidates": {},
     }
-    for fold in FOLDS:
-        data = fold_data(fold, pool)
-        results["folds"][fold.name] = describe_fold(fold, data)
-        for name, recipe in CANDIDATES.items():
-            earlier = previous.get("candidates", {}).get(name, {})
-            for seed in candidate_seeds(name):
-                runs = results["candidates"][name]["runs"].setdefault(str(seed), {})
-                kept = earlier.get("runs", {}).get(str(seed), {}).get(fold.name)
-                if earlier.get("recipe") == recipe.settings() and kept:
+    previous = read_results(path) if path.is_file() else {}
+    missing = []
+    for name, recipe in CANDIDATES.items():
+        entry = {"recipe": recipe.settings(), "runs": {}}
+        results["candidates"][name] = entry
+        for seed in candidate_seeds(name):
+            runs = entry["runs"].setdefault(str(seed), {})
+            for fold in FOLDS:
+                kept = earlier_run(previous, results, name, seed, fold.name)
+                if kept:
                     runs[fold.name] = kept
-                    continue
-                log(f"fold {fold.name}: training {name}, seed {seed}")
-                runs[fold.name] = run_candidate(recipe, data, workdir, seed)
-                log(f"  held-out macro-F1 {runs[fold.name]['held_out']['macro_f1']:.3f}")
-                write(results, path)
+                else:
+                    missing.append((name, seed, fold))
+    for name, seed, fold in missing:
+        log(f"fold {fold.name}: training {name}, seed {seed}")
+        run = run_candidate(CANDIDATES[name], data[fold.name], workdir, seed)
+        results["candidates"][name]["runs"][str(seed)][fold.name] = run
+        log(f"  held-out macro-F1 {run['held_out']['macro_f1']:.3f}")
+        write(results, path)
     write(results, path)
     return results
+
+
+def earlier_run(
+    previous: dict[str, Any], current: dict[str, Any], name: str, seed: int, fold: str
+) -> dict[str, Any] | None:
+    """The earlier file's run of `name` on `fold` with `seed`, if nothing it depends on changed."""
+    same = (
+        previous.get("manifest_sha256") == current["manifest_sha256"]
+        and previous.get("folds", {}).get(fold, {}).get("held_out")
+        == current["folds"][fold]["held_out"]
+        and previous.get("candidates", {}).get(name, {}).get("recipe")
+        == current["candidates"][name]["recipe"]
+    )
+    if not same:
+        return None
+    return previous["candidates"][name]["runs"].get(str(seed), {}).get(fold)
 
 
 def describe_fold(fold: Fold, data: dict[str, Any]) -> dict[str, Any]:
@@ -205,12 +232,12 @@ def describe_fold(fold: Fold, data: dict[str, Any]) -> dict[str, Any]:
 
 
 def write(results: dict[str, Any], path: Path) -> None:
-    path.write_text(json.dumps(results, indent=1, sort_keys=False) + "\n")
+    write_atomic(path, (json.dumps(results, indent=1) + "\n").encode())
 
 
 def holdout_table(results: dict[str, Any]) -> pd.DataFrame:
     """One row per candidate and seed: held-out macro-F1 and lung recall per fold, their
-    mean, the mean val macro-F1 and the training time."""
+    mean, the mean val macro-F1, and the training time with the machine it was taken on."""
     table = {}
     for name, entry in results["candidates"].items():
         for seed, folds in entry["runs"].items():
@@ -221,8 +248,13 @@ def holdout_table(results: dict[str, Any]) -> pd.DataFrame:
             row["mean held-out macro-F1"] = mean_macro_f1(folds)
             row["mean val macro-F1"] = np.mean([s["val"]["macro_f1"] for s in folds.values()])
             row["training s"] = sum(s["seconds"] for s in folds.values())
+            row["machine"] = ", ".join(sorted({machine(s["conditions"]) for s in folds.values()}))
             table[(name, int(seed))] = row
     return pd.DataFrame(table).T.rename_axis(["candidate", "seed"])
+
+
+def machine(conditions: dict[str, Any]) -> str:
+    return f"{conditions['cpu_cores']} CPU cores, {conditions['gpus']} GPUs"
 
 
 def seed_spread(results: dict[str, Any], name: str) -> pd.Series:

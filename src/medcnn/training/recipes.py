@@ -7,6 +7,7 @@ unfrozen at a lower learning rate. The CNNs train in one phase.
 from __future__ import annotations
 
 import importlib
+import json
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -53,13 +54,18 @@ class Recipe:
 
     def settings(self) -> dict[str, Any]:
         """What a trained model's card records of its recipe, and what reuse must match."""
-        return {
+        settings = {
+            "build": self.build,
+            "options": self.options,
             "working_size": self.size,
             "batch_size": self.batch_size,
+            "phases": [vars(phase) for phase in self.phases],
+            "early_stopping": self.early_stopping,
+            "patience": self.patience,
             "source_power": self.source_power,
             "modality_power": self.modality_power,
-            "phases": [vars(phase) for phase in self.phases],
         }
+        return json.loads(json.dumps(settings))  # as a card stores them: tuples become lists
 
     def smoke(self) -> Recipe:
         """One epoch per phase, for unit tests only."""
