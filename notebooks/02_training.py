@@ -197,7 +197,7 @@ pd.concat([release, comparison.loc[comparison.index.str.startswith("original")]]
 holdout = read_results()
 print(results_path().name)
 display(pd.DataFrame(holdout["folds"]).T[["held_out", "held_out_images", "train_images"]])
-holdout_table(holdout)
+holdout_table(holdout).round(3)
 
 # %%
 spread = seed_spread(holdout, "64 px (release)")
