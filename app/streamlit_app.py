@@ -1,7 +1,7 @@
 """Streamlit app: upload images, see what medcnn says about each.
 
 Run with `streamlit run app/streamlit_app.py`. Thin on purpose: every answer comes from
-`medcnn.predict`, like the CLI and the notebook widget.
+`medcnn.inference.predictor`, like the CLI and the notebook widget.
 """
 
 from __future__ import annotations
@@ -9,10 +9,11 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from medcnn.artifacts import ModelLoadError
 from medcnn.config import CLASSES
-from medcnn.predict import predict
-from medcnn.readers import UnusableImageError, one_line
+from medcnn.imaging.errors import UnusableImageError
+from medcnn.inference.predictor import predict
+from medcnn.io import one_line
+from medcnn.modeling.artifacts import ModelLoadError
 
 
 def show(name: str, content: bytes) -> None:

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from medcnn.data.dataset import split_arrays
-from medcnn.predict import Predictor
-from medcnn.readers import DecodedImage
+from medcnn.imaging.readers import DecodedImage
+from medcnn.inference.predictor import Predictor
 
 IMAGES = 120
 BATCH = 128

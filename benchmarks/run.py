@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks import book, data_pipeline, latency, machine, training
-from medcnn.artifacts import release_model_path
 from medcnn.config import processed_dir, project_root, raw_dir
+from medcnn.modeling.artifacts import release_model_path
 
 RESULTS = Path(__file__).with_name("results.json")
 

@@ -14,7 +14,7 @@ import tensorflow as tf
 
 from benchmarks import flops
 from medcnn.config import CLASSES
-from medcnn.models import INPUT_SHAPE, WeightsUnavailable
+from medcnn.modeling.architectures import INPUT_SHAPE, WeightsUnavailable
 from medcnn.training.fit import compile_phase, set_seeds
 from medcnn.training.recipes import RECIPES, Recipe
 

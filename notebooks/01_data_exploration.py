@@ -38,7 +38,7 @@ from medcnn.config import CLASSES, processed_dir
 from medcnn.data import explore
 from medcnn.data.manifest import read_manifest, read_pixels
 from medcnn.data.sources import load_sources
-from medcnn.plots import (
+from medcnn.presentation.figures import (
     plot_class_balance,
     plot_group_sizes,
     plot_image_grid,

@@ -46,12 +46,12 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import display
 
-from medcnn.artifacts import read_card, release_model_path
 from medcnn.config import smoke_mode
-from medcnn.train import conditions, default_seed, runs_dir, train_model
+from medcnn.modeling.artifacts import read_card, release_model_path
+from medcnn.presentation.training import comparison_table, plot_learning_curves
 from medcnn.training.holdout import holdout_table, read_results, results_path, seed_spread
 from medcnn.training.recipes import RECIPES, RELEASE_RECIPE
-from medcnn.training.report import comparison_table, plot_learning_curves
+from medcnn.training.run import conditions, default_seed, runs_dir, train_model
 
 SEED = default_seed()  # MEDCNN_SEED: weights, shuffling, augmentation, dropout
 MODELS = os.environ.get("MEDCNN_MODELS", ",".join(RECIPES)).split(",")

@@ -45,29 +45,29 @@
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from medcnn.artifacts import load_model, read_card, release_model_path
-from medcnn.calibration import fit_temperature
 from medcnn.config import CLASSES
 from medcnn.data.dataset import split_arrays
-from medcnn.evaluate import (
+from medcnn.evaluation.calibration import fit_temperature
+from medcnn.evaluation.report import (
     abstention,
     evaluate_probabilities,
     misclassified,
     models_table,
     per_class_table,
-    predict_probabilities,
     summary,
 )
-from medcnn.plots import (
+from medcnn.inference.predictor import Predictor
+from medcnn.modeling.artifacts import load_model, read_card, release_model_path
+from medcnn.modeling.forward import class_probabilities
+from medcnn.presentation.figures import (
     plot_confusion_matrices,
     plot_curves,
     plot_group_accuracy,
     plot_misclassified,
     plot_reliability,
 )
-from medcnn.predict import Predictor
-from medcnn.train import trained_model
 from medcnn.training.recipes import RECIPES
+from medcnn.training.run import trained_model
 
 pd.set_option("display.precision", 3)
 SPLITS = ("test", "external")
@@ -88,7 +88,7 @@ models = {"release": load_model(release_model_path())}
 models |= {RECIPES[name].title: trained_model(name) for name in ("seed_cnn", "robust_cnn")}
 probabilities, reports = {}, {}
 for title, model in models.items():
-    probabilities[title] = {s: predict_probabilities(model, data[s][0]) for s in data}
+    probabilities[title] = {s: class_probabilities(model, data[s][0]) for s in data}
     temperature = fit_temperature(probabilities[title]["val"], data["val"][1])
     reports[title] = {
         split: evaluate_probabilities(

@@ -34,13 +34,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from medcnn.artifacts import load_model, release_model_path
 from medcnn.config import CLASSES
 from medcnn.data.dataset import split_arrays
-from medcnn.evaluate import misclassified, predict_probabilities
-from medcnn.explain import last_conv_layer, overlays, randomization_check
-from medcnn.plots import plot_heatmaps, plot_randomization
-from medcnn.train import trained_model
+from medcnn.evaluation.report import misclassified
+from medcnn.explain.gradcam import last_conv_layer, overlays, randomization_check
+from medcnn.modeling.artifacts import load_model, release_model_path
+from medcnn.modeling.forward import class_probabilities
+from medcnn.presentation.figures import plot_heatmaps, plot_randomization
+from medcnn.training.run import trained_model
 
 release = load_model(release_model_path())
 original = trained_model("seed_cnn")
@@ -58,12 +59,12 @@ print(f"original CNN:  last convolution {last_conv_layer(original)}")
 rng = np.random.default_rng(0)
 test_images, test_labels, _ = split_arrays("test")
 external_images, external_labels, external_rows = split_arrays("external")
-test_predicted = np.argmax(predict_probabilities(release, test_images), axis=1)
+test_predicted = np.argmax(class_probabilities(release, test_images), axis=1)
 right = [
     rng.choice(np.flatnonzero((test_labels == c) & (test_predicted == c)), 2, replace=False)
     for c in range(len(CLASSES))
 ]
-external_probabilities = predict_probabilities(release, external_images)
+external_probabilities = class_probabilities(release, external_images)
 mistakes = misclassified(external_probabilities, external_labels, external_rows)
 wrong = mistakes.head(3)
 images = np.concatenate([test_images[np.concatenate(right)], external_images[wrong["index"]]])

@@ -25,7 +25,7 @@
 # worked example further down also needs the built dataset (`make data`).
 # **Takes:** a second to start; a fraction of a second per image on a laptop CPU.
 #
-# The same `medcnn.predict` answers here, in the web app (`make serve`, the page
+# The same `medcnn.inference.predictor` answers here, in the web app (`make serve`, the page
 # without the code), in the Streamlit app (`make app`) and on the command line
 # (`medcnn predict FILE...`). It reads PNG, JPEG, BMP, TIFF (16-bit too), GIF,
 # WebP and DICOM, and applies exactly the preprocessing the model was trained with.
@@ -35,13 +35,13 @@ import os
 
 import matplotlib.pyplot as plt
 
-from medcnn.artifacts import read_card, release_model_path
 from medcnn.config import raw_dir
 from medcnn.data.manifest import read_manifest
-from medcnn.plots import plot_prediction
-from medcnn.predict import predict
-from medcnn.readers import UnusableImageError
-from medcnn.widget import PredictionWidget
+from medcnn.imaging.errors import UnusableImageError
+from medcnn.inference.predictor import predict
+from medcnn.modeling.artifacts import read_card, release_model_path
+from medcnn.presentation.figures import plot_prediction
+from medcnn.ui.widget import PredictionWidget
 
 MODEL = os.environ.get("MEDCNN_MODEL", str(release_model_path()))
 card = read_card(MODEL)

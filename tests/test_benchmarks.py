@@ -13,12 +13,12 @@ import pytest
 from jupyter_cache import get_cache
 from jupyter_cache.base import CacheBundleIn
 
-from benchmarks import flops, report
+from benchmarks import flops
 from benchmarks.run import SECTIONS, Context, run
-from medcnn import artifacts
-from medcnn.config import CLASSES
-from medcnn.data.images import CANONICAL_SIZE
-from medcnn.models import seed_cnn
+from medcnn.config import CANONICAL_SIZE, CLASSES
+from medcnn.modeling import artifacts
+from medcnn.modeling.architectures import seed_cnn
+from medcnn.presentation import benchmarks as report
 from medcnn.training.recipes import RECIPES
 from tests.conftest import synthetic_image
 

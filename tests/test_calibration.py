@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.special import softmax
 
-from medcnn.calibration import (
+from medcnn.evaluation.calibration import (
     apply_temperature,
     expected_calibration_error,
     fit_temperature,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from medcnn.artifacts import make_card
-from medcnn.card import details_table, metrics_table
-from medcnn.ood import fit_reference, save_reference
+from medcnn.modeling.artifacts import make_card
+from medcnn.modeling.features import fit_reference, save_reference
+from medcnn.presentation.card import details_table, metrics_table
 
 
 def card() -> dict:

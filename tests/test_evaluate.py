@@ -11,13 +11,12 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from medcnn.artifacts import make_card, save_model
-from medcnn.calibration import fit_temperature
 from medcnn.cli import main
 from medcnn.config import CLASSES
 from medcnn.data.build import decode_file
 from medcnn.data.manifest import COLUMNS, write_manifest
-from medcnn.evaluate import (
+from medcnn.evaluation.calibration import fit_temperature
+from medcnn.evaluation.report import (
     FolderError,
     abstention,
     evaluate_model,
@@ -25,10 +24,11 @@ from medcnn.evaluate import (
     load_folder,
     models_table,
     per_class_table,
-    predict_probabilities,
     summary,
     validation_temperature,
 )
+from medcnn.modeling.artifacts import make_card, save_model
+from medcnn.modeling.forward import class_probabilities
 from tests.conftest import synthetic_image
 
 SIZE = 128
@@ -119,7 +119,7 @@ def test_report_of_an_overconfident_model() -> None:
     val_images, val_labels = brightness_data(300, seed=1)
     images, labels = brightness_data(300, seed=2)
     frame = pd.DataFrame({"source": np.where(np.arange(300) % 2, "odd", "even"), "modality": "CT"})
-    temperature = fit_temperature(predict_probabilities(model, val_images), val_labels)
+    temperature = fit_temperature(class_probabilities(model, val_images), val_labels)
     report = evaluate_model(model, images, labels, frame, temperature, resamples=200)
     assert REQUIRED_KEYS | {"per_modality", "reliability"} <= set(report)
     assert 0.6 < report["accuracy"] < 0.9

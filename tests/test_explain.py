@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from medcnn.explain import (
+from medcnn.explain.gradcam import (
     grad_cam,
     last_conv_layer,
     overlay,

@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from medcnn import plots
 from medcnn.config import CLASSES
 from medcnn.data import explore
 from medcnn.data.build import BuildSettings
+from medcnn.presentation import figures as plots
 from tests.conftest import brighter, synthetic_image
 
 

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from medcnn.artifacts import manifest_digest
 from medcnn.data.manifest import read_manifest
+from medcnn.modeling.artifacts import manifest_digest
 from medcnn.training import holdout
 from medcnn.training.holdout import (
     CANDIDATES,
@@ -108,7 +108,7 @@ def fake_pool(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int, str]]:
 
     monkeypatch.setattr(holdout, "split_arrays", lambda split: arrays)
     monkeypatch.setattr(holdout, "run_candidate", fake_run)
-    monkeypatch.setattr("medcnn.artifacts.manifest_digest", lambda: "digest")
+    monkeypatch.setattr("medcnn.modeling.artifacts.manifest_digest", lambda: "digest")
     return trained
 
 

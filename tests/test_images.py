@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from medcnn.data.images import ImageDecodeError, load_canonical, open_image, to_canonical
+from medcnn.imaging.canonical import ImageDecodeError, load_canonical, open_image, to_canonical
 
 
 def encode(image: Image.Image, fmt: str = "PNG", **options) -> bytes:

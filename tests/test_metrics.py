@@ -14,7 +14,7 @@ from sklearn.metrics import (
 )
 
 from medcnn.config import CLASSES
-from medcnn.metrics import (
+from medcnn.evaluation.metrics import (
     RESAMPLES_PER_CHUNK,
     bootstrap_confusions,
     classification_metrics,

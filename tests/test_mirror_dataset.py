@@ -28,13 +28,18 @@ def find_mirror() -> Path | None:
     return next((Path(c) for c in candidates if c and Path(c).is_dir()), None)
 
 
-@pytest.fixture(scope="module")
-def built():
+def require_mirror() -> Path:
     mirror = find_mirror()
     if mirror is None:
         if os.environ.get("CI"):
             pytest.fail("the shared image mirror is missing; CI must have ../shared beside main")
         pytest.skip("no image mirror: set MEDCNN_MIRROR")
+    return mirror
+
+
+@pytest.fixture(scope="module")
+def built():
+    mirror = require_mirror()
     sources = load_sources()
     fetch_sources(sources, mirror=mirror, progress=False)
     report = build_dataset(progress=False)
@@ -44,10 +49,17 @@ def built():
 def test_every_image_is_kept_but_reported_duplicates(built) -> None:
     sources, report, manifest = built
     listed = sum(source.images for source in sources)
-    assert report.images_listed == listed == 23_774
+    assert len(sources) == 42
+    assert report.images_listed == listed == 29_581
     dropped = report.exact_duplicates + report.near_duplicates_across_sources + report.unreadable
     assert len(manifest) == listed - dropped
     assert dropped <= 0.03 * listed
+
+
+def test_every_mirror_folder_is_a_source() -> None:
+    mirror = require_mirror()
+    folders = {path.name for path in mirror.iterdir() if (path / "files.csv").is_file()}
+    assert folders == {source.slug for source in load_sources()}
 
 
 def test_every_class_draws_on_three_sources_in_training(built) -> None:
@@ -63,6 +75,13 @@ def test_external_split_covers_every_class_with_whole_sources(built) -> None:
     assert set(external["label"]) == set(CLASSES)
     external_sources = set(external["source"])
     assert not external_sources & set(manifest.loc[manifest["split"] != "external", "source"])
+    assert external_sources == {
+        "head-ct-mednist",
+        "covid-ct-ucsd",
+        "chest-ct-covid-ct-md",
+        "scene15-grayscale",
+        "cardiac-mri-mscmrseg",
+    }
 
 
 def test_no_group_crosses_splits(built) -> None:

@@ -9,9 +9,9 @@ import keras
 import numpy as np
 import pytest
 
-from medcnn import models
-from medcnn.artifacts import ModelLoadError, load_model, make_card, save_model
 from medcnn.config import CLASSES
+from medcnn.modeling import architectures as models
+from medcnn.modeling.artifacts import ModelLoadError, load_model, make_card, save_model
 
 CANONICAL = (None, 128, 128, 1)
 

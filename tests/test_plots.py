@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from medcnn import plots
 from medcnn.config import CLASSES
-from medcnn.evaluate import evaluate_probabilities, misclassified
-from medcnn.predict import Prediction
+from medcnn.evaluation.report import evaluate_probabilities, misclassified
+from medcnn.inference.predictor import Prediction
+from medcnn.presentation import figures as plots
 
 
 def report() -> dict:

@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from medcnn import artifacts
-from medcnn.artifacts import ModelLoadError
 from medcnn.cli import main
 from medcnn.config import CLASSES
-from medcnn.ood import FeatureReference, fit_reference, load_reference, save_reference
-from medcnn.predict import Predictor, load_predictor, predict
-from medcnn.readers import DecodedImage, read_image
+from medcnn.imaging.readers import DecodedImage, read_image
+from medcnn.inference.predictor import Predictor, load_predictor, predict
+from medcnn.modeling import artifacts
+from medcnn.modeling.artifacts import ModelLoadError
+from medcnn.modeling.features import FeatureReference, fit_reference, load_reference, save_reference
 
 
 def tiny_model(favour: str | None = None, convolution: bool = True) -> keras.Model:
@@ -89,13 +89,13 @@ def test_single_image_path_matches_keras_predict(lung_model, tmp_path) -> None:
     _, probabilities = predictor.forward(pixels)
     expected = predictor.model.predict(pixels[..., np.newaxis].astype("float32"), verbose=0)
     np.testing.assert_allclose(probabilities, expected, atol=1e-5)
-    assert predictor.embed(pixels, batch_size=1).shape == (2, 8)
+    assert predictor.forward.batches(pixels, batch_size=1)[0].shape == (2, 8)
 
 
 def test_reference_flags_an_image_far_from_the_training_features(lung_model, tmp_path) -> None:
     scan = read_image(scan_png(tmp_path / "scan.png"))
     predictor = Predictor.from_file(lung_model)
-    features = predictor.embed(scan.pixels[np.newaxis])
+    features = predictor.forward.batches(scan.pixels[np.newaxis])[0]
     near = FeatureReference(features, np.eye(8), threshold=1.0)
     far = FeatureReference(features + 100.0, np.eye(8), threshold=1.0)
     assert Predictor(predictor.model, near).classify(scan, "scan", explain=False).label == "lung"
@@ -108,7 +108,7 @@ def test_reference_flags_an_image_far_from_the_training_features(lung_model, tmp
 def test_screen_decides_as_classify_does(lung_model, tmp_path) -> None:
     scan = read_image(scan_png(tmp_path / "scan.png"))
     predictor = Predictor.from_file(lung_model)
-    features = predictor.embed(scan.pixels[np.newaxis])
+    features = predictor.forward.batches(scan.pixels[np.newaxis])[0]
     pixels = np.stack([scan.pixels, 255 - scan.pixels])
     screens = {}
     for name, reference in (("near", FeatureReference(features, np.eye(8), 1e-3)), ("none", None)):

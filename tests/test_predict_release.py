@@ -17,14 +17,14 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from medcnn.artifacts import release_model_path
 from medcnn.cli import main
 from medcnn.config import CLASSES, raw_dir
 from medcnn.data.manifest import read_manifest
-from medcnn.ood import reference_path
-from medcnn.predict import load_predictor
-from medcnn.readers import read_image
-from medcnn.widget import PredictionWidget
+from medcnn.imaging.readers import read_image
+from medcnn.inference.predictor import load_predictor
+from medcnn.modeling.artifacts import release_model_path
+from medcnn.modeling.features import reference_path
+from medcnn.ui.widget import PredictionWidget
 from tests.test_streamlit_app import APP
 from tests.test_widget import descendants, uploaded
 

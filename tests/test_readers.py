@@ -11,8 +11,8 @@ from PIL import Image
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
 
-from medcnn.data.images import load_canonical, square_resize
-from medcnn.readers import read_image
+from medcnn.imaging.canonical import load_canonical, square_resize
+from medcnn.imaging.readers import read_image
 
 
 def picture(width: int = 96, height: int = 64) -> np.ndarray:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from medcnn import artifacts
+from medcnn.modeling import artifacts
 from tests.test_predict import save_tiny_model, scan_png
 
 APP = Path(__file__).resolve().parents[1] / "app" / "streamlit_app.py"

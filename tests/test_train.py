@@ -9,14 +9,14 @@ import pandas as pd
 import pytest
 import tensorflow as tf
 
-from medcnn import train
-from medcnn.artifacts import load_model
 from medcnn.config import CLASSES
 from medcnn.data.build import BuildSettings, build_dataset
-from medcnn.ood import load_reference
-from medcnn.train import train_model
+from medcnn.modeling.artifacts import load_model
+from medcnn.modeling.features import load_reference
+from medcnn.training import run as train
 from medcnn.training.fit import distribution_strategy, fit_recipe, sample_weights
 from medcnn.training.recipes import RECIPES, Phase, Recipe
+from medcnn.training.run import train_model
 from tests.conftest import synthetic_image
 
 

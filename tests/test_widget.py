@@ -8,7 +8,7 @@ import ipywidgets as widgets
 import pytest
 
 from medcnn.config import CLASSES
-from medcnn.widget import PredictionWidget
+from medcnn.ui.widget import PredictionWidget
 from tests.test_predict import save_tiny_model, scan_png
 
 

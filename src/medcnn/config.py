@@ -8,9 +8,24 @@ from pathlib import Path
 CLASSES: tuple[str, ...] = ("brain", "lung", "other")
 """Label order used everywhere: model outputs, manifests, confusion matrices."""
 
+CANONICAL_SIZE = 128
+"""The model's input contract: side of the canonical square grayscale image, in pixels."""
+
 MIRROR_ENV = "MEDCNN_MIRROR"
 DATA_DIR_ENV = "MEDCNN_DATA_DIR"
 SMOKE_ENV = "MEDCNN_SMOKE"
+UPSTREAM_URL_ENV = "MEDCNN_UPSTREAM_URL"
+UPSTREAM_LIST_ENV = "MEDCNN_UPSTREAM_LIST_URL"
+UPSTREAM_INDEX_ENV = "MEDCNN_UPSTREAM_INDEX"
+
+UPSTREAM_URL = "https://raw.githubusercontent.com/{repository}/{commit}/{path}"
+"""Where an original file is read: `{repository}` is owner/name, `{path}` is percent-encoded."""
+
+UPSTREAM_LIST_URL = "https://api.github.com/repos/{repository}/contents/{path}?ref={commit}"
+"""Where a folder is listed (a JSON array of objects with `name` and `type`), for sets of files."""
+
+UPSTREAM_INDEX = "https://pypi.org/simple"
+"""The package index (PEP 503 simple pages) that serves the wheels of PyPI rows."""
 
 
 def project_root() -> Path:
@@ -47,3 +62,18 @@ def mirror_dir() -> Path | None:
 def smoke_mode() -> bool:
     """True when `MEDCNN_SMOKE=1`: tiny subsets and one epoch, for unit tests only."""
     return os.environ.get(SMOKE_ENV, "0") not in ("", "0", "false", "False")
+
+
+def upstream_url() -> str:
+    """URL template for original files: `MEDCNN_UPSTREAM_URL`, else GitHub's raw-content address."""
+    return os.environ.get(UPSTREAM_URL_ENV) or UPSTREAM_URL
+
+
+def upstream_list_url() -> str:
+    """URL template for folder listings: `MEDCNN_UPSTREAM_LIST_URL`, else GitHub's contents API."""
+    return os.environ.get(UPSTREAM_LIST_ENV) or UPSTREAM_LIST_URL
+
+
+def upstream_index() -> str:
+    """Package index for wheels: `MEDCNN_UPSTREAM_INDEX`, else PyPI."""
+    return os.environ.get(UPSTREAM_INDEX_ENV) or UPSTREAM_INDEX

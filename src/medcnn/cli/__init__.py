@@ -30,11 +30,11 @@ def parser() -> argparse.ArgumentParser:
 
 def expected_errors() -> tuple[type[Exception], ...]:
     """Exceptions that mean bad input or a missing file, not a bug."""
-    from medcnn.artifacts import ModelLoadError
     from medcnn.data.build import BuildError
     from medcnn.data.fetch import FetchError
     from medcnn.data.manifest import ManifestError
     from medcnn.data.sources import SourcesError
+    from medcnn.modeling.artifacts import ModelLoadError
 
     return (CommandError, BuildError, FetchError, ManifestError, SourcesError, ModelLoadError)
 

@@ -10,19 +10,20 @@ from medcnn.cli import CommandError
 
 
 def evaluate(args: argparse.Namespace) -> None:
-    from medcnn.artifacts import load_model
     from medcnn.data.dataset import split_arrays
-    from medcnn.data.manifest import ManifestError, write_atomic
-    from medcnn.evaluate import (
+    from medcnn.data.manifest import ManifestError
+    from medcnn.evaluation.report import (
         FolderError,
         evaluate_model,
         load_folder,
         summary,
         validation_temperature,
     )
+    from medcnn.io import write_atomic
+    from medcnn.modeling.artifacts import load_model
 
-    if args.resamples < 1 or args.batch_size < 1:
-        raise CommandError("--resamples and --batch-size must be at least 1")
+    if args.resamples < 1:
+        raise CommandError("--resamples must be at least 1")
     model = load_model(args.model)
     if args.split:
         try:
@@ -35,7 +36,7 @@ def evaluate(args: argparse.Namespace) -> None:
         except FolderError as error:
             raise CommandError(str(error)) from None
     try:
-        temperature = validation_temperature(model, args.processed, args.batch_size)
+        temperature = validation_temperature(model, args.processed)
         fitted_on = "val"
     except ManifestError:
         temperature, fitted_on = None, None
@@ -45,7 +46,6 @@ def evaluate(args: argparse.Namespace) -> None:
         labels,
         frame,
         temperature,
-        batch_size=args.batch_size,
         resamples=args.resamples,
         seed=args.seed,
     )
@@ -97,7 +97,6 @@ def register(commands: argparse._SubParsersAction) -> None:
         metavar="DIR",
         help="manifest folder (default: data/processed)",
     )
-    command.add_argument("--batch-size", type=int, default=64, metavar="N")
     command.add_argument(
         "--resamples", type=int, default=1000, metavar="N", help="bootstrap resamples"
     )

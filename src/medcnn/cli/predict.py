@@ -17,8 +17,8 @@ def error_record(name: str, message: str) -> dict:
 
 def predict_files(args: argparse.Namespace) -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up notes are noise here
-    from medcnn.predict import load_predictor
-    from medcnn.readers import UnusableImageError
+    from medcnn.imaging.errors import UnusableImageError
+    from medcnn.inference.predictor import load_predictor
 
     predictor = load_predictor(args.model)
     records, failed = [], 0

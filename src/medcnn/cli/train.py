@@ -8,9 +8,9 @@ from pathlib import Path
 
 def train(args: argparse.Namespace) -> None:
     from medcnn.cli import CommandError
-    from medcnn.models import WeightsUnavailable
-    from medcnn.train import train_model, train_release
+    from medcnn.modeling.architectures import WeightsUnavailable
     from medcnn.training.recipes import RECIPES
+    from medcnn.training.run import train_model, train_release
 
     try:
         if args.holdout:

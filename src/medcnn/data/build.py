@@ -24,10 +24,11 @@ from medcnn.data.dedup import (
     pixel_digest,
     thumbnail_vectors,
 )
-from medcnn.data.images import ImageDecodeError, open_image, square_resize, to_grayscale
-from medcnn.data.manifest import write_atomic, write_manifest
+from medcnn.data.manifest import write_manifest
 from medcnn.data.sources import Source, load_sources
 from medcnn.data.split import EXTERNAL, UnionFind, assign_splits
+from medcnn.imaging.canonical import ImageDecodeError, open_image, square_resize, to_grayscale
+from medcnn.io import write_atomic
 
 CSV_COLUMNS = ("file", "label", "subtype", "modality", "view", "patient_id")
 

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from medcnn.config import processed_dir
+from medcnn.io import write_atomic
 
 COLUMNS = (
     "path",
@@ -45,14 +46,6 @@ def manifest_path(processed: Path | None = None) -> Path:
 
 def pixels_path(manifest_bytes: bytes, processed: Path) -> Path:
     return processed / f"pixels-{hashlib.sha256(manifest_bytes).hexdigest()[:16]}.npy"
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write through a temporary file and rename, so a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=False) as tmp:
-        tmp.write(data)
-    os.replace(tmp.name, path)
 
 
 def write_manifest(frame: pd.DataFrame, pixels: np.ndarray, processed: Path) -> Path:

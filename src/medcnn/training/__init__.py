@@ -1,1 +1,1 @@
-"""Training pieces: recipes (what to train), fitting, scores and the figures that compare runs."""
+"""Training: recipes (what to train), fitting, a whole run with its card, held-out-source folds."""

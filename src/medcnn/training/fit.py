@@ -16,7 +16,7 @@ import pandas as pd
 import tensorflow as tf
 
 from medcnn.data.dataset import make_dataset
-from medcnn.models import unfreeze_top
+from medcnn.modeling.architectures import unfreeze_top
 from medcnn.training.recipes import Phase, Recipe
 
 LOSS = "sparse_categorical_crossentropy"

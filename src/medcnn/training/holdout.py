@@ -26,9 +26,13 @@ from sklearn.metrics import recall_score
 
 from medcnn.config import CLASSES, project_root
 from medcnn.data.dataset import split_arrays
-from medcnn.data.manifest import write_atomic
+from medcnn.evaluation.metrics import split_scores
+from medcnn.io import write_atomic
+from medcnn.modeling.artifacts import manifest_digest
+from medcnn.modeling.forward import class_probabilities
+from medcnn.training.fit import fit_recipe
 from medcnn.training.recipes import RECIPES, RELEASE_RECIPE, Recipe
-from medcnn.training.scores import CLASS_INDICES, predict_proba, split_scores
+from medcnn.training.run import conditions, runs_dir
 
 
 @dataclass(frozen=True)
@@ -116,7 +120,9 @@ def fold_data(fold: Fold, pool: dict[str, tuple[Any, Any, pd.DataFrame]]) -> dic
 def held_out_scores(labels: np.ndarray, probabilities: np.ndarray, rows: pd.DataFrame) -> dict:
     """Macro-F1 and accuracy, recall per class, and accuracy per held-out source."""
     predicted = probabilities.argmax(axis=1)
-    recall = recall_score(labels, predicted, labels=CLASS_INDICES, average=None, zero_division=0)
+    recall = recall_score(
+        labels, predicted, labels=list(range(len(CLASSES))), average=None, zero_division=0
+    )
     right = pd.Series(predicted == labels)
     strata = rows["source"] + " (" + rows["modality"] + ")"
     return {
@@ -128,9 +134,6 @@ def held_out_scores(labels: np.ndarray, probabilities: np.ndarray, rows: pd.Data
 
 def run_candidate(recipe: Recipe, data: dict[str, Any], workdir: Path, seed: int) -> dict:
     """Train `recipe` on one fold; its held-out and val scores, training time and machine."""
-    from medcnn.train import conditions
-    from medcnn.training.fit import fit_recipe
-
     train_images, train_labels, train_rows = data["train"]
     val_images, val_labels, _ = data["val"]
     fit = fit_recipe(
@@ -144,8 +147,8 @@ def run_candidate(recipe: Recipe, data: dict[str, Any], workdir: Path, seed: int
     )
     images, labels, rows = data["held_out"]
     return {
-        "held_out": held_out_scores(labels, predict_proba(fit.model, images), rows),
-        "val": split_scores(val_labels, predict_proba(fit.model, val_images)),
+        "held_out": held_out_scores(labels, class_probabilities(fit.model, images), rows),
+        "val": split_scores(val_labels, class_probabilities(fit.model, val_images)),
         "epochs_run": len(fit.history),
         "seconds": round(fit.seconds, 1),
         "conditions": conditions(),
@@ -170,9 +173,6 @@ def run_holdout(path: Path | None = None, workdir: Path | None = None, log=print
     A run in the earlier file is kept when the dataset, the fold's held-out sources, the
     recipe and the seed are all the same.
     """
-    from medcnn.artifacts import manifest_digest
-    from medcnn.train import runs_dir
-
     path = path or results_path()
     workdir = workdir or runs_dir() / "holdout"
     pool = {split: split_arrays(split) for split in ("train", "val")}

@@ -32,7 +32,7 @@ class Recipe:
     name: str
     title: str
     build: str
-    """A model builder in `medcnn.models`, named so that listing recipes needs no TensorFlow."""
+    """A builder of `medcnn.modeling.architectures`, by name: listing needs no TensorFlow."""
     size: int
     phases: tuple[Phase, ...]
     batch_size: int = 64
@@ -45,7 +45,7 @@ class Recipe:
     options: dict[str, Any] | None = None
 
     def make_model(self, seed: int) -> keras.Model:
-        build = getattr(importlib.import_module("medcnn.models"), self.build)
+        build = getattr(importlib.import_module("medcnn.modeling.architectures"), self.build)
         extra = {"seed": seed} if self.build != "seed_cnn" else {}
         return build(size=self.size, **extra, **(self.options or {}))
 

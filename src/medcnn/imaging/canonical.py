@@ -12,8 +12,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
-CANONICAL_SIZE = 128
-"""Side of the canonical square, in pixels (the sources are at most 128 px on the longer side)."""
+from medcnn.config import CANONICAL_SIZE
 
 HIGH_DEPTH_MODES = ("I", "I;16", "I;16B", "I;16L", "I;16N", "F")
 

@@ -20,7 +20,8 @@ from pydicom.dataset import FileMetaDataset
 from pydicom.pixels import apply_modality_lut, pixel_array
 from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
-from medcnn.readers import UnusableImageError, check_dimensions, one_line
+from medcnn.imaging.errors import UnusableImageError, check_dimensions
+from medcnn.io import one_line
 
 PIXEL_TAGS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
 

@@ -2,7 +2,7 @@
 
 Per file: the image as the model sees it, the class probabilities as bars, the Grad-CAM
 overlay and any warning; a file that cannot be classified gets one line saying why. Every
-answer comes from `medcnn.predict`, the path the CLI and the Streamlit app use.
+answer comes from `medcnn.inference.predictor`, the path the CLI and the Streamlit app use.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image
 
 from medcnn.config import CLASSES
-from medcnn.plots import CLASS_COLORS
+from medcnn.presentation.figures import CLASS_COLORS
 
 IMAGE_WIDTH = "192px"
 
@@ -90,9 +90,10 @@ class PredictionWidget:
 
     def classify(self, upload: dict) -> widgets.Widget:
         """The result view of one upload dict (`name`, `content`), or its one-line error."""
-        from medcnn.artifacts import ModelLoadError
-        from medcnn.predict import predict
-        from medcnn.readers import UnusableImageError, one_line
+        from medcnn.imaging.errors import UnusableImageError
+        from medcnn.inference.predictor import predict
+        from medcnn.io import one_line
+        from medcnn.modeling.artifacts import ModelLoadError
 
         name = upload.get("name") or "upload"
         try:

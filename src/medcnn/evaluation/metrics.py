@@ -183,3 +183,13 @@ def classification_metrics(
         "confusion_matrix": matrix.tolist(),
         "curves": {name: {"roc": c["roc"], "pr": c["pr"]} for name, c in curves.items()},
     }
+
+
+def split_scores(labels: np.ndarray, probabilities: np.ndarray) -> dict[str, float]:
+    """Accuracy, macro-F1 and image count of one split: the figures a model card records."""
+    matrix = confusion(np.asarray(labels), np.argmax(probabilities, axis=1))
+    return {
+        "accuracy": float(accuracy_of(matrix)),
+        "macro_f1": float(macro_f1_of(matrix)),
+        "images": int(len(labels)),
+    }

@@ -20,7 +20,7 @@ from matplotlib import colormaps
 from PIL import Image
 from scipy.stats import spearmanr
 
-from medcnn.data.images import CANONICAL_SIZE
+from medcnn.config import CANONICAL_SIZE
 
 CONVOLUTIONS = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.SeparableConv2D)
 

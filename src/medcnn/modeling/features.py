@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from medcnn.data.manifest import write_atomic
+from medcnn.io import write_atomic
 
 QUANTILE = 0.99
 SHRINKAGE = 0.1

@@ -13,15 +13,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from medcnn.calibration import (
+from medcnn.config import CANONICAL_SIZE, CLASSES
+from medcnn.data.dataset import split_arrays
+from medcnn.evaluation.calibration import (
     apply_temperature,
     expected_calibration_error,
     fit_temperature,
     reliability_bins,
 )
-from medcnn.config import CLASSES
-from medcnn.data.images import CANONICAL_SIZE, ImageDecodeError, load_canonical
-from medcnn.metrics import classification_metrics, group_accuracy
+from medcnn.evaluation.metrics import classification_metrics, group_accuracy
+from medcnn.imaging.canonical import ImageDecodeError, load_canonical
+from medcnn.modeling.forward import class_probabilities
 
 LISTING_COLUMNS = ("subtype", "modality", "view", "patient_id")
 """files.csv columns carried into the frame when present (`file` and `label` are required)."""
@@ -90,18 +92,10 @@ def load_folder(
     return np.stack(pixels)[..., np.newaxis], labels, frame
 
 
-def predict_probabilities(model, images: np.ndarray, batch_size: int = 64) -> np.ndarray:
-    """Class probabilities (N, 3) as float64, in CLASSES order."""
-    probabilities = model.predict(np.asarray(images), batch_size=batch_size, verbose=0)
-    return np.asarray(probabilities, dtype=np.float64)
-
-
-def validation_temperature(model, processed: Path | None = None, batch_size: int = 64) -> float:
+def validation_temperature(model, processed: Path | None = None) -> float:
     """The temperature fitted on the manifest's validation split (and on nothing else)."""
-    from medcnn.data.dataset import split_arrays
-
     images, labels, _ = split_arrays("val", processed)
-    return fit_temperature(predict_probabilities(model, images, batch_size), labels)
+    return fit_temperature(class_probabilities(model, images), labels)
 
 
 def evaluate_probabilities(
@@ -144,13 +138,12 @@ def evaluate_model(
     labels: np.ndarray,
     frame: pd.DataFrame | None = None,
     temperature: float | None = None,
-    batch_size: int = 64,
     resamples: int = 1000,
     seed: int = 0,
     confidence: float = 0.95,
 ) -> dict:
     """Predict `images` with `model` and compute every figure (`evaluate_probabilities`)."""
-    probabilities = predict_probabilities(model, images, batch_size)
+    probabilities = class_probabilities(model, images)
     return evaluate_probabilities(
         probabilities, labels, frame, temperature, resamples, seed, confidence
     )

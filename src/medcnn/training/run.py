@@ -9,15 +9,20 @@ from __future__ import annotations
 
 import os
 import platform
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import keras
+import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from medcnn.artifacts import (
+from medcnn.config import project_root, smoke_mode
+from medcnn.data.dataset import split_arrays
+from medcnn.evaluation.metrics import split_scores
+from medcnn.modeling.artifacts import (
     load_model,
     make_card,
     manifest_digest,
@@ -25,13 +30,10 @@ from medcnn.artifacts import (
     release_model_path,
     save_model,
 )
-from medcnn.config import project_root, smoke_mode
-from medcnn.data.dataset import split_arrays
-from medcnn.ood import fit_reference, save_reference
-from medcnn.predict import Predictor
+from medcnn.modeling.features import fit_reference, save_reference
+from medcnn.modeling.forward import Forward
 from medcnn.training.fit import fit_recipe
 from medcnn.training.recipes import RECIPES, RELEASE_RECIPE, Recipe
-from medcnn.training.scores import score_splits
 
 EVALUATION_SPLITS = ("val", "test", "external")
 SMOKE_LIMITS = {"train": 60, "val": 30, "test": 30, "external": 30}
@@ -100,6 +102,20 @@ def training_summary(recipe: Recipe, fit, train_images: int) -> dict[str, Any]:
     }
 
 
+def score_splits(
+    forward: Forward, splits: dict[str, tuple[np.ndarray, np.ndarray]]
+) -> tuple[dict[str, dict[str, float]], float]:
+    """Scores per split, and inference speed in images per second over all of them."""
+    scores, seconds, count = {}, 0.0, 0
+    for name, (images, labels) in splits.items():
+        start = time.perf_counter()
+        probabilities = forward.batches(images)[1]
+        seconds += time.perf_counter() - start
+        count += len(labels)
+        scores[name] = split_scores(labels, probabilities)
+    return scores, count / seconds if seconds else float("nan")
+
+
 def train_model(
     name: str,
     seed: int = 0,
@@ -123,7 +139,7 @@ def train_model(
     out = Path(out) if out is not None else runs_dir() / f"{name}.keras"
     checkpoints = checkpoints or runs_dir() / "checkpoints"
     fit = fit_recipe(recipe, splits["train"], splits["val"], checkpoints, seed, verbose, train_rows)
-    metrics, speed = score_splits(fit.model, {s: splits[s] for s in EVALUATION_SPLITS})
+    metrics, speed = score_splits(Forward(fit.model), {s: splits[s] for s in EVALUATION_SPLITS})
     training = training_summary(recipe, fit, len(splits["train"][1]))
     training["inference_images_per_second"] = round(speed, 1)
     training["smoke"] = smoke
@@ -139,10 +155,10 @@ def save_feature_reference(
     model: keras.Model, splits: dict[str, tuple[Any, Any]], out: Path
 ) -> Path:
     """Fit the out-of-distribution reference on train features, threshold on val; save it."""
-    predictor = Predictor(model)
+    forward = Forward(model)
     train_images, train_labels = splits["train"]
     reference = fit_reference(
-        predictor.embed(train_images), train_labels, predictor.embed(splits["val"][0])
+        forward.batches(train_images)[0], train_labels, forward.batches(splits["val"][0])[0]
     )
     return save_reference(reference, out)
 

@@ -1,7 +1,7 @@
 """From whatever file a user has to the canonical 128 px grayscale array, or one clear line.
 
 Raster files go through exactly the training path (`open_image` → `to_grayscale` →
-`square_resize`); DICOM is turned into a grayscale image first (`medcnn.dicom`). Everything
+`square_resize`); DICOM is turned into a grayscale image first (`medcnn.imaging.dicom`). Everything
 that can go wrong with untrusted bytes ends as an `UnusableImageError` whose text is one line
 that says what is wrong with the file, never a traceback.
 """
@@ -16,14 +16,16 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from medcnn.data.images import ImageDecodeError, open_image, square_resize, to_grayscale
+from medcnn.imaging.canonical import ImageDecodeError, open_image, square_resize, to_grayscale
+from medcnn.imaging.dicom import dicom_image
+from medcnn.imaging.errors import (
+    MAX_PIXELS,
+    UnusableImageError,
+    check_dimensions,
+    check_size,
+)
+from medcnn.io import one_line
 
-MAX_FILE_BYTES = 64 * 2**20
-"""Largest file read: a generous cap for one scan or photo, well below memory trouble."""
-MAX_PIXELS = 40_000_000
-"""Largest image decoded (a 6000×6000 scan fits); larger headers are refused before decoding."""
-MIN_SIDE = 16
-"""Smallest side accepted: below it a 128 px canonical image would be invented, not measured."""
 ELONGATED = 8
 """Aspect ratio from which the padded square is mostly black: a warning, not an error."""
 RASTER_FORMATS = ("PNG", "JPEG", "BMP", "DIB", "TIFF", "GIF", "WEBP", "PPM")
@@ -40,13 +42,6 @@ NOT_IMAGES = (
 """Leading bytes of common non-images, for a message that names what the file is."""
 
 
-class UnusableImageError(ValueError):
-    """A file that cannot be classified; `str()` is one line saying why."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(one_line(message))
-
-
 @dataclass(frozen=True)
 class DecodedImage:
     """The canonical pixels of one file, what it was, and what the reader had to assume."""
@@ -56,13 +51,6 @@ class DecodedImage:
     width: int
     height: int
     warnings: tuple[str, ...] = ()
-
-
-def one_line(text: str, limit: int = 240) -> str:
-    """First non-empty line of `text`, shortened to `limit` characters."""
-    lines = [line.strip() for line in str(text).splitlines() if line.strip()]
-    line = lines[0] if lines else "unknown error"
-    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 def file_bytes(path: str | Path) -> bytes:
@@ -80,15 +68,6 @@ def file_bytes(path: str | Path) -> bytes:
         raise UnusableImageError("permission denied: the file cannot be read") from None
     except OSError as error:
         raise UnusableImageError(f"cannot read the file ({error.strerror or error})") from None
-
-
-def check_size(size: int) -> None:
-    if size == 0:
-        raise UnusableImageError("the file is empty (0 bytes)")
-    if size > MAX_FILE_BYTES:
-        raise UnusableImageError(
-            f"the file is {size / 2**20:.0f} MiB; the limit is {MAX_FILE_BYTES // 2**20} MiB"
-        )
 
 
 def is_dicom(content: bytes, name: str) -> bool:
@@ -140,19 +119,6 @@ def check_raster(content: bytes) -> tuple[str, list[str]]:
         return image.format, notes
 
 
-def check_dimensions(width: int, height: int) -> None:
-    """Refuse absurd headers before decoding: too many pixels, or too small to mean anything."""
-    if width * height > MAX_PIXELS:
-        raise UnusableImageError(
-            f"the image is {width}×{height} pixels; the limit is "
-            f"{MAX_PIXELS / 1e6:.0f} megapixels (a decompression bomb or a corrupt header)"
-        )
-    if min(width, height) < MIN_SIDE:
-        raise UnusableImageError(
-            f"the image is {width}×{height} pixels; medcnn needs at least {MIN_SIDE} on each side"
-        )
-
-
 def check_content(gray: np.ndarray) -> list[str]:
     """Refuse an image with nothing in it; warn about one that padding will mostly blacken."""
     low, high = int(gray.min()), int(gray.max())
@@ -170,8 +136,6 @@ def decode(content: bytes, name: str) -> tuple[np.ndarray, str, list[str]]:
     """The 2-D uint8 grayscale image, the file's kind, and warnings; every failure is one line."""
     try:
         if is_dicom(content, name):
-            from medcnn.dicom import dicom_image
-
             image, notes = dicom_image(content)
             return to_grayscale(image), "DICOM", notes
         kind, notes = check_raster(content)

@@ -17,8 +17,7 @@ from pathlib import Path
 import keras
 from keras import layers
 
-from medcnn.config import CLASSES
-from medcnn.data.images import CANONICAL_SIZE
+from medcnn.config import CANONICAL_SIZE, CLASSES
 
 INPUT_SHAPE = (CANONICAL_SIZE, CANONICAL_SIZE, 1)
 

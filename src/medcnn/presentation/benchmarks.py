@@ -9,9 +9,10 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.figure import Figure
 
+from medcnn.config import project_root
 from medcnn.training.recipes import RECIPES
 
-RESULTS = Path(__file__).with_name("results.json")
+RESULTS = project_root() / "benchmarks" / "results.json"
 LATENCY_PATHS = {
     "medcnn_forward": "medcnn Predictor.forward",
     "keras_predict": "Keras model.predict",

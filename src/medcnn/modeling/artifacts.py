@@ -14,9 +14,9 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from medcnn.config import CLASSES, project_root
-from medcnn.data.images import CANONICAL_SIZE
-from medcnn.data.manifest import manifest_path, write_atomic
+from medcnn.config import CANONICAL_SIZE, CLASSES, project_root
+from medcnn.data.manifest import manifest_path
+from medcnn.io import write_atomic
 
 RELEASE_NAME = "medcnn"
 PREPROCESSING = (
@@ -103,7 +103,7 @@ def read_card(model_path: Path) -> dict[str, Any]:
         card = json.loads(path.read_text())
     except FileNotFoundError:
         raise ModelLoadError(
-            f"{path}: model card missing; save models with medcnn.artifacts.save_model"
+            f"{path}: model card missing; save models with medcnn.modeling.artifacts.save_model"
         ) from None
     except (OSError, ValueError) as error:
         raise ModelLoadError(f"{path}: unreadable model card ({error})") from None
@@ -122,7 +122,7 @@ def load_model(path: Path | str | None = None) -> Any:
     """
     import keras
 
-    import medcnn.models  # noqa: F401  registers the custom layers
+    import medcnn.modeling.architectures  # noqa: F401  registers the custom layers
 
     path = Path(path) if path is not None else release_model_path()
     fix = "run `make model` to train and save the release model, or pass --model PATH"

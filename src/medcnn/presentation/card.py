@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from medcnn.ood import load_reference
+from medcnn.modeling.features import load_reference
 
 
 def metrics_table(card: dict[str, Any]) -> pd.DataFrame:

@@ -16,13 +16,13 @@ from typing import Any
 import keras
 import numpy as np
 import pandas as pd
-import tensorflow as tf
 
-from medcnn import artifacts
 from medcnn.config import CLASSES
-from medcnn.data.images import CANONICAL_SIZE
-from medcnn.ood import FeatureReference, load_reference
-from medcnn.readers import DecodedImage, ImageSource, one_line, read_image
+from medcnn.imaging.readers import DecodedImage, ImageSource, read_image
+from medcnn.io import one_line
+from medcnn.modeling import artifacts
+from medcnn.modeling.features import FeatureReference, load_reference
+from medcnn.modeling.forward import Forward
 
 UNSURE_BELOW = 0.6
 """Top probability under which the answer is "unsure": well above chance (1/3) for 3 classes."""
@@ -65,25 +65,14 @@ class Prediction:
         }
 
 
-def feature_model(model: keras.Model) -> keras.Model:
-    """A model giving [penultimate features, probabilities]: the input of the last layer."""
-    if not model.built:
-        model.build((None, CANONICAL_SIZE, CANONICAL_SIZE, 1))
-    return keras.Model(model.inputs, [model.layers[-1].input, model.outputs[0]])
-
-
 class Predictor:
     """A loaded model with its out-of-distribution reference, ready for one image at a time."""
 
     def __init__(self, model: keras.Model, reference: FeatureReference | None = None) -> None:
         self.model = model
         self.reference = reference
-        self.dtype = model.inputs[0].dtype if model.inputs else "float32"
-        two_headed = feature_model(model)
-        spec = tf.TensorSpec((None, CANONICAL_SIZE, CANONICAL_SIZE, 1), self.dtype)
-        self._forward = tf.function(
-            lambda batch: two_headed(batch, training=False), input_signature=[spec]
-        )
+        self.forward = Forward(model)
+        self.dtype = self.forward.dtype
 
     @classmethod
     def from_file(cls, model_path: Path | str | None = None) -> Predictor:
@@ -91,41 +80,13 @@ class Predictor:
         path = Path(model_path) if model_path is not None else artifacts.release_model_path()
         return cls(artifacts.load_model(path), load_reference(path))
 
-    def forward(self, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Features (N, D) and probabilities (N, C) of canonical pixels (N, S, S[, 1])."""
-        batch = np.asarray(pixels)
-        batch = batch[..., np.newaxis] if batch.ndim == 3 else batch
-        expected = (CANONICAL_SIZE, CANONICAL_SIZE, 1)
-        if batch.ndim != 4 or batch.shape[1:] != expected:
-            raise ValueError(
-                f"expected canonical pixels (N, {CANONICAL_SIZE}, {CANONICAL_SIZE}[, 1])"
-            )
-        batch = batch.astype(self.dtype)
-        features, probabilities = self._forward(tf.constant(batch))
-        return features.numpy(), probabilities.numpy()
-
-    def embed(self, pixels: np.ndarray, batch_size: int = 256) -> np.ndarray:
-        """Penultimate features of many images, for `medcnn.ood.fit_reference`."""
-        if len(pixels) == 0:
-            raise ValueError("no images to embed")
-        parts = [
-            self.forward(pixels[i : i + batch_size])[0] for i in range(0, len(pixels), batch_size)
-        ]
-        return np.concatenate(parts)
-
     def screen(self, pixels: np.ndarray, batch_size: int = 256) -> pd.DataFrame:
         """What `classify` would decide for many images, without heatmaps.
 
         One row per image: `top_class`, `top_probability`, `distance` (NaN without a
         reference), `low_confidence`, `unfamiliar` and `unsure` (either of the two).
         """
-        if len(pixels) == 0:
-            raise ValueError("no images to screen")
-        parts = [
-            self.forward(pixels[i : i + batch_size]) for i in range(0, len(pixels), batch_size)
-        ]
-        features = np.concatenate([part[0] for part in parts])
-        probabilities = np.concatenate([part[1] for part in parts])
+        features, probabilities = self.forward.batches(pixels, batch_size)
         top = probabilities.max(axis=1)
         if self.reference is None:
             distance = np.full(len(top), np.nan)
@@ -163,7 +124,7 @@ class Predictor:
         distance = None
         if self.reference is None:
             notes.append(
-                "this model has no out-of-distribution reference (medcnn.ood): "
+                "this model has no out-of-distribution reference (medcnn.modeling.features): "
                 "an image unlike the training data is not detected"
             )
         else:
@@ -192,7 +153,7 @@ class Predictor:
 
     def heatmap_overlay(self, pixels: np.ndarray, class_index: int) -> tuple[Any, list[str]]:
         """Grad-CAM of `class_index` blended over the image, or None and why not."""
-        from medcnn.explain import grad_cam, overlay
+        from medcnn.explain.gradcam import grad_cam, overlay
 
         try:
             heatmap = grad_cam(self.model, pixels[..., np.newaxis].astype(self.dtype), class_index)

@@ -1,0 +1,1 @@
+"""Metrics (one implementation), calibration and evaluation reports."""

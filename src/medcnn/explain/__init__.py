@@ -1,0 +1,1 @@
+"""Grad-CAM: where a model looks."""

@@ -1,0 +1,1 @@
+"""Untrusted bytes to canonical pixels: the one preprocessing, raster and DICOM readers."""

@@ -1,0 +1,1 @@
+"""Architectures, saved models with their cards, the forward pass and feature references."""
