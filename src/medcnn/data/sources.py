@@ -35,6 +35,10 @@ class Source:
     files_csv_sha256: str
     patient_namespace: str
     archive: Archive | None = None
+    upstream_table: str | None = None
+    """Path of the compressed upstream table, relative to the data folder."""
+    upstream_csv_sha256: str | None = None
+    """sha256 of the upstream table's CSV text (the mirror's `upstream.csv`)."""
 
 
 class SourcesError(ValueError):
@@ -93,6 +97,8 @@ def load_sources(path: Path | None = None) -> list[Source]:
                 files_csv_sha256=entry["files_csv_sha256"],
                 patient_namespace=entry.get("patient_namespace") or entry["slug"],
                 archive=Archive(archive["url"], archive["sha256"]) if archive else None,
+                upstream_table=entry.get("upstream_table"),
+                upstream_csv_sha256=entry.get("upstream_csv_sha256"),
             )
         )
     slugs = [s.slug for s in sources]
