@@ -60,8 +60,9 @@ print(f"{len(manifest):,} images from {manifest['source'].nunique()} sources in 
 #
 # Every image comes from one of the public sources recorded in `data/sources.yml`,
 # with the repository and commit it was taken from, its licence as stated there,
-# and how to cite it (the book's references list them all). *Listed* is what the
-# source ships; *kept* is what survived decoding and deduplication.
+# and how to cite it (*reference* is its key in the book's references, which list
+# them all). *Listed* is what the source ships; *kept* is what survived decoding and
+# deduplication.
 
 # %%
 source_table = explore.source_table(sources, manifest)
@@ -73,13 +74,29 @@ source_table
 # `medcnn data fetch` downloads each one from where it is published.
 
 # %% [markdown]
+# ## Classes and modalities
+#
+# Each class mixes modalities on purpose: brain is mostly MRI with some head CT,
+# lung mixes chest X-rays with chest CT, and other holds photographs as well as
+# medical images of other anatomy, the hard negatives (X-rays of knee, hand and
+# spine, abdominal CT and MRI, cardiac MRI, mammography, ultrasound, retina,
+# dermoscopy). Images per class and modality:
+
+# %%
+explore.class_modality_table(manifest)
+
+# %% [markdown]
 # ## Classes and splits
 #
 # The build puts 70 / 15 / 15 % of every source into `train` / `val` / `test`, by
-# whole groups (below), and keeps three whole sources apart as the `external`
-# split: brain CT at 64 px from MedNIST, chest CT slices cut from COVID-19 papers,
-# and grayscale photographs of scenes. No model is trained or selected on them, so
-# they measure how far a model carries to scanners and cameras it never saw.
+# whole groups (below), and keeps a few whole sources apart as the `external`
+# split, at least one per class, listed below. No model is trained or selected on
+# them, so they measure how far a model carries to scanners and cameras it never saw.
+
+# %%
+summary = explore.dataset_summary(manifest)
+external = manifest[manifest["split"] == "external"]
+external.groupby(["label", "source", "modality"]).size().rename("images").to_frame()
 
 # %%
 split_counts = explore.split_table(manifest)
@@ -93,11 +110,14 @@ plot_source_balance(source_splits)
 plt.show()
 
 # %% [markdown]
-# The classes are close to balanced in training (the largest is 1.18 times the
-# smallest), and every class draws on at least three sources there, so a model
-# cannot score well by recognising one scanner's look.
+# The classes are close to balanced in training, and every class draws on several
+# sources there, so a model cannot score well by recognising one scanner's look:
 
 # %%
+print(
+    f"largest class / smallest class in train: {summary.training_class_ratio:.2f}; "
+    f"fewest sources of any class in train: {summary.fewest_training_sources}"
+)
 train = manifest[manifest["split"] == "train"]
 train.groupby("label")["source"].nunique().rename("sources in train").to_frame()
 
@@ -134,6 +154,28 @@ plot_image_grid(
     [f"{row.label}: {row.source[:18]}\n{row.split}" for row in per_source.itertuples()],
     columns=7,
     title="One image per source",
+)
+plt.show()
+
+# %% [markdown]
+# The sources the mirror added in its second round, a few images each: chest CT
+# from more hospitals (São Paulo, Tehran, China, Italy, Coronacases and Radiopaedia),
+# head CT in a brain window, and hard negatives whose anatomy borders the classes:
+# abdominal CT and MRI, cardiac MRI with the lungs around the heart, full-spine
+# X-rays that show the thorax, and colour dermoscopy. Each caption gives the class,
+# the source, its modality and view, and the split it went to.
+
+# %%
+PER_SOURCE = 4
+added = explore.sample_indices(manifest, explore.SECOND_ROUND, PER_SOURCE, seed=SEED)
+plot_image_grid(
+    pixels[added],
+    [
+        f"{row.label}: {row.source[:18]}\n{row.modality} {row.view}, {row.split}"
+        for row in manifest.loc[added].itertuples()
+    ],
+    columns=8,
+    title=f"{PER_SOURCE} images from each of the {len(explore.SECOND_ROUND)} second-round sources",
 )
 plt.show()
 
@@ -236,10 +278,14 @@ crossing.assign(source=manifest.loc[crossing["first"], "source"].to_numpy()).gro
 
 # %% [markdown]
 # ## What we learned
-#
-# - The dataset holds 23,774 images from 28 public sources; every class draws on at
-#   least three sources in training, and three whole sources (one per class) are kept
-#   apart as an external test of generalisation.
+
+# %%
+print(summary.summary())
+
+# %% [markdown]
+# - The dataset draws every class from several public sources in training, and keeps
+#   whole sources of every class apart as an external test of generalisation (the
+#   figures are printed just above).
 # - Near twins are common (thousands of pairs, mostly adjacent slices and re-windowed
 #   copies within a source). A random image-level split, as in the original project,
 #   would have leaked thousands of them between training and test.

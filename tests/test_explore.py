@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -14,6 +16,7 @@ from matplotlib.figure import Figure
 from medcnn.config import CLASSES
 from medcnn.data import explore
 from medcnn.data.build import BuildSettings
+from medcnn.data.sources import Source, load_sources
 from medcnn.presentation import figures as plots
 from tests.conftest import brighter, synthetic_image
 
@@ -93,3 +96,65 @@ def test_figures_draw_from_the_tables(manifest, pixels) -> None:
         titled = [axis.get_title() for axis in figure.axes] + [figure.get_suptitle()]
         assert any(titled) or len(figure.axes) > 2
         matplotlib.pyplot.close(figure)
+
+
+def test_class_modality_table_counts_each_class_by_modality(manifest) -> None:
+    mixed = manifest.assign(modality=["CT", "MRI", "XR", "CT"] * 3)
+    table = explore.class_modality_table(mixed)
+    assert list(table.index) == [*CLASSES, "total"]
+    assert list(table.columns) == ["CT", "MRI", "XR", "total"]  # most common first
+    assert table.loc["total", "total"] == len(mixed)
+    assert (
+        table.loc["brain", "CT"]
+        == ((mixed["label"] == "brain") & (mixed["modality"] == "CT")).sum()
+    )
+
+
+def test_sample_indices_draws_per_source_in_order_and_seeded(manifest) -> None:
+    shown = explore.sample_indices(manifest, ["s2", "s0"], per_source=3, seed=1)
+    assert list(manifest.loc[shown, "source"]) == ["s2"] * 3 + ["s0"] * 3
+    assert len(set(shown)) == 6
+    assert (shown == explore.sample_indices(manifest, ["s2", "s0"], 3, seed=1)).all()
+    assert len(explore.sample_indices(manifest, ["s1"], per_source=10)) == 4  # all it has
+    with pytest.raises(ValueError, match="no image"):
+        explore.sample_indices(manifest, ["missing"], per_source=1)
+
+
+def test_dataset_summary_states_the_headline_figures(manifest) -> None:
+    summary = explore.dataset_summary(manifest)
+    assert (summary.images, summary.sources) == (12, 3)
+    assert summary.external_sources == {"lung": ["s1"], "other": ["s2"]}
+    assert summary.fewest_training_sources == 1 and summary.training_class_ratio == 1.0
+    assert "12 images from 3 sources" in summary.summary()
+    assert "2 whole sources kept apart" in summary.summary()
+
+
+def test_source_table_carries_provenance_and_licence(manifest) -> None:
+    source = Source(
+        slug="s0",
+        label="brain",
+        title="t",
+        upstream="https://example.org",
+        repository="owner/repo",
+        commit="0123456789" + "a" * 30,
+        licence="CC0",
+        citation="c",
+        bibkey="key2020",
+        images=5,
+        files_csv_sha256="0" * 64,
+        patient_namespace="s0",
+    )
+    wheel = replace(source, slug="s1", label="lung", commit="n/a (a wheel)")
+    table = explore.source_table([source, wheel], manifest).set_index("source")
+    assert table.loc["s0", "repository"] == "owner/repo"
+    assert table.loc["s0", "commit"] == "0123456789"
+    assert table.loc["s1", "commit"] == "n/a (a wheel)"
+    assert table.loc["s0", "licence"] == "CC0" and table.loc["s0", "reference"] == "key2020"
+    assert table.loc["s0", "kept"] == 4 and table.loc["s0", "listed"] == 5
+
+
+def test_second_round_sources_are_all_listed() -> None:
+    listed = {source.slug: source for source in load_sources()}
+    assert len(explore.SECOND_ROUND) == 14
+    assert set(explore.SECOND_ROUND) <= set(listed)
+    assert {listed[slug].label for slug in explore.SECOND_ROUND} == set(CLASSES)
