@@ -1,10 +1,18 @@
-"""Put each image source into `data/raw/<slug>/`, from a local mirror or a verified HTTP archive.
+"""Put each image source into `data/raw/<slug>/`: from a local mirror, a verified HTTP archive,
+or rebuilt from its public originals upstream.
 
 A fetch never leaves a half-written folder: the source is assembled in a temporary sibling
 (`raw/.<slug>.partial-XXXX`), checked against the `files.csv` sha256 and image count recorded in
 `sources.yml`, and only then renamed into place; on any error the sibling is removed and an
 earlier good copy stays as it was. A verified folder carries a `.fetched` marker, so fetching
-again is cheap, and an interrupted download resumes from `raw/.downloads/<slug>.<ext>.part`.
+again is cheap, and an interrupted download resumes from `raw/.downloads/<slug>.<ext>.part`
+(an interrupted upstream rebuild from `raw/.upstream/`).
+
+Upstream mode is used when asked for, or when a source has neither a mirror copy nor an
+archive. A source rebuilt from part of its rows (a row's original gone, a `--limit`) lists
+only those rows in its files.csv and carries no marker, so the next fetch tries again; the
+failed rows go to a report (file, reason), and more than `MAX_MISSING_SHARE` of a source
+missing is an error naming it.
 """
 
 from __future__ import annotations
@@ -12,6 +20,7 @@ from __future__ import annotations
 import csv
 import gzip
 import hashlib
+import io
 import os
 import posixpath
 import shutil
@@ -31,8 +40,10 @@ from urllib.request import Request, urlopen
 
 from tqdm import tqdm
 
-from medcnn.config import MIRROR_ENV, mirror_dir, raw_dir
+from medcnn.config import MIRROR_ENV, UPSTREAM_URL_ENV, mirror_dir, processed_dir, raw_dir
 from medcnn.data.sources import Archive, Source
+from medcnn.data.upstream import Fetcher, Origins
+from medcnn.io import write_atomic
 
 MARKER = ".fetched"
 """File in a fetched source folder that holds the verified `files.csv` sha256."""
@@ -47,6 +58,12 @@ TIMEOUT = 60.0
 
 CHUNK = 1 << 20
 
+MAX_MISSING_SHARE = 0.05
+"""Largest share of a source's rows (those asked for) that may fail upstream; more is an error."""
+
+REPORT = "upstream_failures.csv"
+"""Rows that could not be rebuilt upstream (source, file, reason), beside `build_report.json`."""
+
 
 class FetchError(RuntimeError):
     """A source could not be fetched or did not verify; the message names the source."""
@@ -57,52 +74,81 @@ def fetch_sources(
     raw: Path | None = None,
     mirror: Path | None = None,
     progress: bool = True,
+    upstream: bool = False,
+    limit: int | None = None,
+    origins: Origins | None = None,
+    report: Path | None = None,
 ) -> dict[str, str]:
-    """Fetch every source; returns {slug: "present" | "copied" | "downloaded"}.
+    """Fetch every source; returns {slug: how}: "present", "copied", "downloaded", "rebuilt"
+    (upstream, in full) or "partial" (upstream, some rows).
 
     `raw` defaults to `config.raw_dir()` and `mirror` to `config.mirror_dir()` (`MEDCNN_MIRROR`).
-    A source with neither a mirror nor an archive fails with a FetchError saying to pass
-    --mirror or set MEDCNN_MIRROR. One broken source does not stop the others: everything that
-    can be fetched is, then a single FetchError lists the failures, one line per source.
+    `upstream` (or `limit`, the rows per source to rebuild) rebuilds from the originals even
+    where a mirror or an archive exists; `origins` says where originals come from. Rows that
+    failed upstream are written to `report` (default `processed/upstream_failures.csv`). One
+    broken source does not stop the others: everything that can be fetched is, then a single
+    FetchError lists the failures, one line per source.
     """
     raw = Path(raw) if raw is not None else raw_dir()
     mirror = mirror if mirror is not None else mirror_dir()
+    fetcher = Fetcher(origins or Origins(), raw / DOWNLOADS / "wheels")
     outcomes: dict[str, str] = {}
     failures: list[str] = []
+    rows: dict[str, list[tuple[str, str]]] = {}
     for source in sources:
         try:
-            outcomes[source.slug] = fetch_source(source, raw, mirror, progress)
+            outcomes[source.slug] = fetch_source(
+                source, raw, mirror, progress, upstream or limit is not None, limit, fetcher, rows
+            )
         except FetchError as error:
             failures.append(str(error))
+    report = Path(report) if report else processed_dir() / REPORT
+    if rows:
+        _write_report(report, rows)
     if failures:
         summary = f"{len(failures)} of {len(sources)} sources failed to fetch:"
-        raise FetchError("\n".join([summary, *failures]))
+        listed = [f"rows that failed upstream are listed in {report}"] if any(rows.values()) else []
+        raise FetchError("\n".join([summary, *failures, *listed]))
     return outcomes
 
 
 def fetch_source(
-    source: Source, raw: Path, mirror: Path | None = None, progress: bool = True
+    source: Source,
+    raw: Path,
+    mirror: Path | None = None,
+    progress: bool = True,
+    upstream: bool = False,
+    limit: int | None = None,
+    fetcher: Fetcher | None = None,
+    failed_rows: dict[str, list[tuple[str, str]]] | None = None,
 ) -> str:
-    """Fetch one source into `raw/<slug>/`; returns "present", "copied" or "downloaded".
+    """Fetch one source into `raw/<slug>/`; returns how (see `fetch_sources`).
 
     A marked folder that still verifies is kept as it is. Otherwise the source is copied from
-    `mirror/<slug>/` when a mirror is given, else downloaded from `source.archive`.
+    `mirror/<slug>/` when the mirror holds it, else downloaded from `source.archive`, else (or
+    when `upstream`) rebuilt from its originals; failed rows are added to `failed_rows`.
     """
     raw = Path(raw)
     if _is_fetched(source, raw / source.slug):
         return "present"
+    in_mirror = mirror is not None and (Path(mirror) / source.slug).is_dir()
+    if not (upstream or in_mirror or source.archive or source.upstream_table):
+        where = f"not in mirror {mirror}" if mirror is not None else "no mirror"
+        raise FetchError(
+            f"{source.slug}: {where}, no archive URL and no upstream table; "
+            f"pass --mirror or set {MIRROR_ENV}"
+        )
     try:
-        if mirror is not None:
+        if not upstream and in_mirror:
             _copy_from_mirror(source, raw, Path(mirror), progress)
             return "copied"
-        if source.archive is not None:
+        if not upstream and source.archive is not None:
             _download_and_unpack(source, source.archive, raw, progress)
             return "downloaded"
+        fetcher = fetcher or Fetcher(Origins(), raw / DOWNLOADS / "wheels")
+        return _rebuild_upstream(source, raw, fetcher, limit, progress, failed_rows)
     except OSError as error:
         raise FetchError(f"{source.slug}: {error}") from error
-    raise FetchError(
-        f"{source.slug}: no mirror and no archive URL; pass --mirror or set {MIRROR_ENV}"
-    )
 
 
 def download(url: str, dest: Path, sha256: str, progress: bool = True) -> Path:
@@ -177,6 +223,18 @@ def verify_source_folder(source: Source, folder: Path) -> None:
         )
 
 
+def _verify_listed(source: Source, folder: Path) -> None:
+    """Every file that `folder/files.csv` lists is there (a source rebuilt in part)."""
+    with (folder / "files.csv").open(newline="", encoding="utf-8") as handle:
+        missing = [
+            row["file"] for row in csv.DictReader(handle) if not (folder / row["file"]).is_file()
+        ]
+    if missing:
+        raise FetchError(
+            f"{source.slug}: {len(missing)} listed files are missing (first: {missing[0]})"
+        )
+
+
 def pack_source(folder: Path, out: Path) -> str:
     """Write `folder` as a reproducible .tar.gz of one `<folder name>/`; returns its sha256.
 
@@ -245,12 +303,67 @@ def _download_and_unpack(source: Source, archive: Archive, raw: Path, progress: 
     dest.unlink()
 
 
+def _rebuild_upstream(
+    source: Source,
+    raw: Path,
+    fetcher: Fetcher,
+    limit: int | None,
+    progress: bool,
+    failed_rows: dict[str, list[tuple[str, str]]] | None,
+) -> str:
+    """Rebuild the source (its first `limit` rows) upstream and install what was rebuilt."""
+    from medcnn.data.upstream_build import install_rows, rebuild_rows
+    from medcnn.data.upstream_table import TableError, load_table
+
+    try:
+        table = load_table(source)
+    except TableError as error:
+        raise FetchError(str(error)) from error
+    outcome = rebuild_rows(source, table, raw, fetcher, limit, _shown(progress))
+    if failed_rows is not None:
+        failed_rows[source.slug] = outcome.failures
+    missing = len(outcome.failures)
+    if missing > MAX_MISSING_SHARE * outcome.rows or not outcome.built:
+        first = outcome.failures[0][1] if outcome.failures else "no rows"
+        raise FetchError(
+            f"{source.slug}: {missing} of {outcome.rows} images could not be rebuilt upstream "
+            f"(first: {first}); to provide the data, pass --mirror or set {MIRROR_ENV} to a "
+            f"local mirror, or set {UPSTREAM_URL_ENV} to a reachable copy of the originals"
+        )
+    complete = len(outcome.built) == source.images
+    with _staged(source, raw, complete) as folder:
+        install_rows(outcome, table, folder)
+    if complete:
+        shutil.rmtree(outcome.folder, ignore_errors=True)
+        return "rebuilt"
+    return "partial"
+
+
+def _write_report(path: Path, failed: dict[str, list[tuple[str, str]]]) -> None:
+    """Replace the report's rows of the sources in `failed`, keeping those of other sources."""
+    kept = []
+    if path.is_file():
+        with path.open(newline="", encoding="utf-8") as handle:
+            kept = [row for row in csv.DictReader(handle) if row["source"] not in failed]
+    rows = kept + [
+        {"source": slug, "file": name, "reason": reason}
+        for slug, entries in failed.items()
+        for name, reason in entries
+    ]
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, ("source", "file", "reason"), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    write_atomic(path, text.getvalue().encode("utf-8"))
+
+
 @contextmanager
-def _staged(source: Source, raw: Path) -> Iterator[Path]:
+def _staged(source: Source, raw: Path, complete: bool = True) -> Iterator[Path]:
     """Yield a path in a fresh temporary sibling of `raw/<slug>` for the block to fill.
 
-    After the block, the folder is verified, marked and moved to `raw/<slug>` (a previous copy
-    is replaced only then); whatever happens, the temporary sibling is removed.
+    After the block, the folder is verified (fully and marked when `complete`, else only that
+    each listed file is there) and moved to `raw/<slug>` (a previous copy is replaced only
+    then); whatever happens, the temporary sibling is removed.
     """
     raw.mkdir(parents=True, exist_ok=True)
     for stale in raw.glob(f".{source.slug}.partial-*"):  # left by a run that was killed
@@ -259,8 +372,11 @@ def _staged(source: Source, raw: Path) -> Iterator[Path]:
     try:
         folder = staging / source.slug
         yield folder
-        verify_source_folder(source, folder)
-        (folder / MARKER).write_text(f"{source.files_csv_sha256}\n")
+        if complete:
+            verify_source_folder(source, folder)
+            (folder / MARKER).write_text(f"{source.files_csv_sha256}\n")
+        else:
+            _verify_listed(source, folder)
         _move_into_place(folder, raw / source.slug, staging / ".previous")
     finally:
         shutil.rmtree(staging, ignore_errors=True)
