@@ -17,7 +17,7 @@ from medcnn.config import CLASSES, processed_dir, project_root, raw_dir
 from medcnn.data.build import build_dataset
 from medcnn.data.dedup import difference_hash, near_duplicate_pairs, thumbnail, thumbnail_vectors
 from medcnn.data.fetch import fetch_sources
-from medcnn.data.manifest import read_manifest
+from medcnn.data.manifest import read_manifest, read_pixels
 from medcnn.data.sources import load_sources
 
 pytestmark = pytest.mark.mirror
@@ -112,3 +112,25 @@ def test_no_near_duplicate_pair_crosses_splits(built) -> None:
 def test_build_outputs_are_where_the_notebooks_look(built) -> None:
     assert (processed_dir() / "manifest.csv").is_file()
     assert (processed_dir() / "build_report.json").is_file()
+
+
+def gradient_hash(gray: np.ndarray) -> np.ndarray:
+    """256-bit horizontal-gradient hash of a 17×16 bilinear thumbnail: not the build's hash."""
+    small = np.asarray(Image.fromarray(gray).resize((17, 16), Image.Resampling.BILINEAR), np.int16)
+    return np.packbits((small[:, 1:] > small[:, :-1]).ravel()).view(np.uint64)
+
+
+def test_a_second_independent_hash_finds_no_pair_across_splits(built) -> None:
+    """Bilinear gradient hash ≤ 16 bits plus 32×32 correlation ≥ 0.98, on the canonical pixels."""
+    _, _, manifest = built
+    pixels = read_pixels()
+    grays = [image[..., 0] if image.ndim == 3 else image for image in pixels]
+    hashes = np.stack([gradient_hash(gray) for gray in grays])
+    thumbs = thumbnail_vectors(np.stack([thumbnail(gray) for gray in grays]))
+    splits = manifest["split"].to_numpy()
+    crossing = [
+        (manifest["path"][p.first], manifest["path"][p.second])
+        for p in near_duplicate_pairs(hashes, thumbs, 16, 0.98)
+        if splits[p.first] != splits[p.second]
+    ]
+    assert not crossing, crossing[:5]

@@ -51,6 +51,7 @@ class BuildSettings:
     duplicate_correlation: float = 0.98
     twin_distance: int = 20
     twin_correlation: float = 0.96
+    twin_alike_correlation: float = 0.98
     copy_distance: int = 48
     copy_correlation: float = 0.99
 
@@ -66,7 +67,8 @@ class BuildSettings:
     def is_near_twin(self, distance: int, correlation: float) -> bool:
         """Alike enough to keep both images of one source in the same group."""
         near = distance <= self.twin_distance and correlation >= self.twin_correlation
-        return near or self.is_copy(distance, correlation)
+        alike = distance <= self.copy_distance and correlation >= self.twin_alike_correlation
+        return near or alike or self.is_copy(distance, correlation)
 
 
 def load_settings(path: Path | None = None) -> BuildSettings:
@@ -85,6 +87,7 @@ def load_settings(path: Path | None = None) -> BuildSettings:
         duplicate_correlation=float(near.get("min_correlation", 0.98)),
         twin_distance=int(twin.get("max_hash_distance", 20)),
         twin_correlation=float(twin.get("min_correlation", 0.96)),
+        twin_alike_correlation=float(twin.get("alike_correlation", 0.98)),
         copy_distance=int(copy.get("max_hash_distance", 48)),
         copy_correlation=float(copy.get("min_correlation", 0.99)),
     )
