@@ -80,9 +80,9 @@ print("conditions:", conditions())
 
 # %%
 runs = {}
-if "seed_cnn" in MODELS:
-    runs["seed_cnn"] = train_model("seed_cnn", SEED)
-    runs["seed_cnn"].model.summary()
+if "original_cnn" in MODELS:
+    runs["original_cnn"] = train_model("original_cnn", SEED)
+    runs["original_cnn"].model.summary()
 
 # %% [markdown]
 # ## A robust CNN of the same family

@@ -85,7 +85,7 @@ for split, (_, labels, rows) in data.items():
 
 # %%
 models = {"release": load_model(release_model_path())}
-models |= {RECIPES[name].title: trained_model(name) for name in ("seed_cnn", "robust_cnn")}
+models |= {RECIPES[name].title: trained_model(name) for name in ("original_cnn", "robust_cnn")}
 probabilities, reports = {}, {}
 for title, model in models.items():
     probabilities[title] = {s: class_probabilities(model, data[s][0]) for s in data}

@@ -44,7 +44,7 @@ from medcnn.presentation.figures import plot_heatmaps, plot_randomization
 from medcnn.training.run import trained_model
 
 release = load_model(release_model_path())
-original = trained_model("seed_cnn")
+original = trained_model("original_cnn")
 print(f"release model: last convolution {last_conv_layer(release)}")
 print(f"original CNN:  last convolution {last_conv_layer(original)}")
 

@@ -17,7 +17,7 @@ from benchmarks import flops
 from benchmarks.run import SECTIONS, Context, run
 from medcnn.config import CANONICAL_SIZE, CLASSES
 from medcnn.modeling import artifacts
-from medcnn.modeling.architectures import seed_cnn
+from medcnn.modeling.architectures import original_cnn
 from medcnn.presentation import benchmarks as report
 from medcnn.training.recipes import RECIPES
 from tests.conftest import synthetic_image
@@ -25,7 +25,7 @@ from tests.conftest import synthetic_image
 
 def tiny_model(folder: Path) -> Path:
     """An untrained original CNN saved with its card, standing in for the release model."""
-    return artifacts.save_model(seed_cnn(), folder / "tiny.keras", artifacts.make_card("tiny", 0))
+    return artifacts.save_model(original_cnn(), folder / "tiny.keras", artifacts.make_card("tiny", 0))
 
 
 def tiny_book(root: Path) -> Path:

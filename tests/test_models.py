@@ -20,8 +20,8 @@ def images(count: int, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, (count, 128, 128, 1), dtype=np.uint8)
 
 
-def test_seed_cnn_is_the_original_architecture() -> None:
-    model = models.seed_cnn()
+def test_original_cnn_is_the_original_architecture() -> None:
+    model = models.original_cnn()
     layers = model.layers[1:]  # after the Input
     assert model.input_shape == CANONICAL and model.output_shape == (None, len(CLASSES))
     assert isinstance(layers[0], keras.layers.Resizing) and layers[0].output.shape[1:3] == (64, 64)
@@ -106,9 +106,9 @@ def test_transfer_model_nests_a_frozen_pretrained_base() -> None:
 
 
 def test_save_and_load_keep_model_and_card(tmp_path) -> None:
-    model = models.seed_cnn()
+    model = models.original_cnn()
     metrics = {"test": {"accuracy": 0.5, "macro_f1": 0.4, "images": 10}}
-    card = make_card("seed_cnn", seed=3, metrics=metrics, processed=tmp_path)
+    card = make_card("original_cnn", seed=3, metrics=metrics, processed=tmp_path)
     path = save_model(model, tmp_path / "seed.keras", card)
     loaded = load_model(path)
     batch = images(3)
@@ -122,7 +122,7 @@ def test_save_and_load_keep_model_and_card(tmp_path) -> None:
 
 def test_corrupt_model_file_is_one_clear_line(tmp_path) -> None:
     path = save_model(
-        models.seed_cnn(), tmp_path / "m.keras", make_card("m", 0, processed=tmp_path)
+        models.original_cnn(), tmp_path / "m.keras", make_card("m", 0, processed=tmp_path)
     )
     path.write_bytes(path.read_bytes()[:2000])
     with pytest.raises(ModelLoadError) as error:

@@ -82,7 +82,7 @@ def test_one_device_uses_the_default_strategy() -> None:
 
 
 def test_the_original_cnn_trains_as_published() -> None:
-    recipe = RECIPES["seed_cnn"]
+    recipe = RECIPES["original_cnn"]
     assert (recipe.size, recipe.epochs(), recipe.early_stopping) == (64, 3, False)
     assert recipe.smoke().epochs() == 1
 
@@ -109,7 +109,7 @@ def processed(write_source, tmp_path):
 
 def test_smoke_run_saves_a_model_with_its_card(processed, tmp_path) -> None:
     run = train_model(
-        "seed_cnn",
+        "original_cnn",
         seed=1,
         out=tmp_path / "seed.keras",
         smoke=True,
@@ -124,7 +124,7 @@ def test_smoke_run_saves_a_model_with_its_card(processed, tmp_path) -> None:
     assert card["training"]["smoke"] and card["training"]["epochs_run"] == 1
     assert card["training"]["train_images_per_second"] > 0
     assert len(card["history"]["val_loss"]) == 1
-    assert (tmp_path / "checkpoints" / "seed_cnn.best.weights.h5").is_file()
+    assert (tmp_path / "checkpoints" / "original_cnn.best.weights.h5").is_file()
     reference = load_reference(run.path)
     assert reference is not None and np.isfinite(reference.threshold)
     loaded = load_model(run.path)
@@ -149,21 +149,21 @@ def test_saved_model_is_reused_only_while_its_recipe_and_data_match(
     monkeypatch.setenv("MEDCNN_DATA_DIR", str(processed.parent))
     monkeypatch.setenv("MEDCNN_SMOKE", "1")
     monkeypatch.setattr(train, "runs_dir", lambda: tmp_path / "runs")
-    first = train.trained_model("seed_cnn", seed=2)
-    saved = tmp_path / "runs" / "seed_cnn.keras"
+    first = train.trained_model("original_cnn", seed=2)
+    saved = tmp_path / "runs" / "original_cnn.keras"
     assert saved.is_file()
 
     def no_training(*args, **kwargs):
         raise AssertionError("trained again")
 
     monkeypatch.setattr(train, "train_model", no_training)
-    reused = train.trained_model("seed_cnn", seed=2)
+    reused = train.trained_model("original_cnn", seed=2)
     np.testing.assert_array_equal(reused.get_weights()[0], first.get_weights()[0])
     with pytest.raises(AssertionError, match="trained again"):
-        train.trained_model("seed_cnn", seed=3)
-    card_file = tmp_path / "runs" / "seed_cnn.json"
+        train.trained_model("original_cnn", seed=3)
+    card_file = tmp_path / "runs" / "original_cnn.json"
     card = json.loads(card_file.read_text())
     card["training"]["phases"][0]["learning_rate"] = 0.5
     card_file.write_text(json.dumps(card))
     with pytest.raises(AssertionError, match="trained again"):
-        train.trained_model("seed_cnn", seed=2)
+        train.trained_model("original_cnn", seed=2)

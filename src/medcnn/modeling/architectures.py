@@ -63,7 +63,7 @@ def classifier_head(x: keras.KerasTensor) -> keras.KerasTensor:
     return layers.Dense(len(CLASSES), activation="softmax", name="probabilities")(x)
 
 
-def seed_cnn(size: int = 64) -> keras.Model:
+def original_cnn(size: int = 64) -> keras.Model:
     """The original CNN: four 4×4 ReLU convolutions (128, 64, 32, 16), each max-pooled."""
     inputs = canonical_input()
     x = resize(size)(inputs)
@@ -73,7 +73,7 @@ def seed_cnn(size: int = 64) -> keras.Model:
         x = layers.MaxPooling2D(name=f"pool_{filters}")(x)
     x = layers.Flatten(name="flatten")(x)
     x = layers.Dense(64, activation="relu", name="dense_64")(x)
-    return keras.Model(inputs, classifier_head(x), name="seed_cnn")
+    return keras.Model(inputs, classifier_head(x), name="original_cnn")
 
 
 def robust_cnn(

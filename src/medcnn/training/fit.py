@@ -17,7 +17,8 @@ import tensorflow as tf
 
 from medcnn.data.dataset import make_dataset
 from medcnn.modeling.architectures import unfreeze_top
-from medcnn.training.recipes import Phase, Recipe
+from medcnn.training.augment import site_augment
+from medcnn.training.recipes import COSINE_FLOOR, Phase, Recipe
 
 LOSS = "sparse_categorical_crossentropy"
 
@@ -70,11 +71,26 @@ def sample_weights(
 
 
 def weighted_dataset(
-    images: np.ndarray, labels: np.ndarray, weights: np.ndarray, batch_size: int, seed: int
+    images: np.ndarray,
+    labels: np.ndarray,
+    weights: np.ndarray,
+    batch_size: int,
+    seed: int,
+    site_augmentation: bool = False,
 ) -> tf.data.Dataset:
-    """(image, label, weight) batches, cached and reshuffled every epoch with the seed."""
+    """(image, label, weight) batches, cached and reshuffled every epoch with the seed.
+
+    With `site_augmentation`, every image of every epoch passes through
+    `augment.site_augment` with its own seed drawn from `seed`.
+    """
     dataset = tf.data.Dataset.from_tensor_slices((images, labels, weights.astype("float32")))
     dataset = dataset.cache().shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
+    if site_augmentation:
+        seeds = tf.data.Dataset.random(seed=seed).batch(2)
+        dataset = tf.data.Dataset.zip(dataset, seeds).map(
+            lambda example, pair: (site_augment(example[0], pair), *example[1:]),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
     return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
@@ -83,7 +99,7 @@ def compile_phase(model: keras.Model, phase: Phase, steps: int) -> None:
     if phase.unfreeze:
         unfreeze_top(model, phase.unfreeze)
     schedule = keras.optimizers.schedules.CosineDecay(
-        phase.learning_rate, decay_steps=max(1, steps * phase.epochs), alpha=0.05
+        phase.learning_rate, decay_steps=max(1, steps * phase.epochs), alpha=COSINE_FLOOR
     )
     model.compile(optimizer=keras.optimizers.Adam(schedule), loss=LOSS, metrics=["accuracy"])
 
@@ -114,7 +130,9 @@ def fit_recipe(
         model = recipe.make_model(seed)
     workdir.mkdir(parents=True, exist_ok=True)
     weights = sample_weights(train[1], rows, recipe.source_power, recipe.modality_power)
-    train_data = weighted_dataset(*train, weights, recipe.batch_size, seed)
+    train_data = weighted_dataset(
+        *train, weights, recipe.batch_size, seed, recipe.site_augmentation
+    )
     val_data = make_dataset(*val, recipe.batch_size)
     steps = int(np.ceil(len(train[1]) / recipe.batch_size))
     checkpoint_path = workdir / f"{recipe.name}.best.weights.h5"

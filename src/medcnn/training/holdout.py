@@ -26,10 +26,12 @@ from sklearn.metrics import recall_score
 
 from medcnn.config import CLASSES, project_root
 from medcnn.data.dataset import split_arrays
+from medcnn.evaluation.calibration import fit_temperature
 from medcnn.evaluation.metrics import split_scores
 from medcnn.io import write_atomic
 from medcnn.modeling.artifacts import manifest_digest
-from medcnn.modeling.forward import class_probabilities
+from medcnn.modeling.features import fit_reference
+from medcnn.modeling.forward import Forward
 from medcnn.training.fit import fit_recipe
 from medcnn.training.recipes import RECIPES, RELEASE_RECIPE, Recipe
 from medcnn.training.run import conditions, runs_dir
@@ -47,38 +49,50 @@ FOLDS = (
     Fold(
         "A",
         (
-            ("chest-ct-tcga-luad-kaggle", None),
-            ("chest-ct-lung-pet-ct-dx", None),
-            ("head-ct-hemorrhage-kitamura", None),
+            ("chest-ct-sarscov2-soares", None),
+            ("head-ct-ctich-hssayeni", None),
+            ("brain-tumor-mri-sartaj", None),
             ("natural-images-8class", None),
+            ("cardiac-mri-acdc", None),
         ),
     ),
     Fold(
         "B",
         (
-            ("covid-chestxray-ieee8023", "CT"),
+            ("chest-ct-kaggle-chest-ctscan-images", None),
             ("head-ct-cq500-dicom", None),
+            ("chest-xray-tbx11k-tb", None),
             ("face-mask-faces", None),
+            ("abdomen-ct-btcv-synapse", None),
+        ),
+    ),
+    Fold(
+        "C",
+        (
+            ("chest-ct-covid19-ct-seg-ma", None),
+            ("chest-ct-lung-pet-ct-dx", None),
+            ("head-ct-hemorrhage-kitamura", None),
+            ("brain-tumor-mri-figshare-cheng", None),
+            ("abdomen-mri-chaos-t2", None),
+            ("dermoscopy-ph2", None),
         ),
     ),
 )
-"""Each fold holds out lung CT (two DICOM-derived collections in A; the CT slices cut from
-papers in the COVID-19 image collection, with their patients' X-rays, in B), a head CT
-collection and a photo collection: the kinds of source `external` holds, and the lung CT
-where the model was weakest."""
+"""Every kind of image the product must handle has a fold where a whole source of it is
+held out: chest CT (every fold), head CT (every fold), brain MRI (A, C), chest X-ray (B),
+photographs (A, B), cross-sectional imaging of other body parts (cardiac MRI in A,
+abdominal CT in B, abdominal MRI in C) and a kind no other source shows (dermoscopy, C)."""
 
 RELEASE = RECIPES[RELEASE_RECIPE]
 
 CANDIDATES = {
-    "64 px (release)": RELEASE,
-    "64 px, modality-balanced": replace(RELEASE, modality_power=0.5),
-    "96 px": replace(RELEASE, size=96),
-    "96 px, modality-balanced": replace(RELEASE, size=96, modality_power=0.5),
+    "release": RELEASE,
+    "without site augmentation": replace(RELEASE, site_augmentation=False, modality_power=0.0),
 }
-"""The release recipe, a larger working size, balancing each class's modalities (so 112
-lung CT slices are not outweighed 40:1 by chest X-rays), and both."""
+"""The release recipe, and the same without site augmentation and modality balancing (the
+recipe of the previous release)."""
 
-SEEDS = {"64 px (release)": (0, 1, 2)}
+SEEDS: dict[str, tuple[int, ...]] = {}
 """Seeds per candidate; those not listed run under seed 0 only."""
 
 
@@ -146,9 +160,24 @@ def run_candidate(recipe: Recipe, data: dict[str, Any], workdir: Path, seed: int
         rows=train_rows,
     )
     images, labels, rows = data["held_out"]
+    forward = Forward(fit.model)
+    reference = fit_reference(
+        forward.batches(train_images)[0], train_labels, forward.batches(val_images)[0]
+    )
+    features, probabilities = forward.batches(images)
+    val_probabilities = forward.batches(val_images)[1]
     return {
-        "held_out": held_out_scores(labels, class_probabilities(fit.model, images), rows),
-        "val": split_scores(val_labels, class_probabilities(fit.model, val_images)),
+        "held_out": held_out_scores(labels, probabilities, rows),
+        "val": split_scores(val_labels, val_probabilities),
+        "temperature": fit_temperature(val_probabilities, val_labels),
+        "images": {
+            "source": rows["source"].tolist(),
+            "label": labels.tolist(),
+            "probabilities": np.round(probabilities, 5).tolist(),
+            "distance_ratio": np.round(
+                reference.distances(features) / reference.threshold, 4
+            ).tolist(),
+        },
         "epochs_run": len(fit.history),
         "seconds": round(fit.seconds, 1),
         "conditions": conditions(),

@@ -14,6 +14,23 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import keras
 
+COSINE_FLOOR = 0.05
+"""The cosine schedule ends each phase at this fraction of its starting learning rate."""
+
+SITE_AUGMENTATION = {
+    "probability": 0.5,
+    "gamma": (0.6, 1.6),
+    "window_clip": 0.15,
+    "blur_sigma": (0.3, 1.5),
+    "noise_sigma": (2.0, 10.0),
+    "jpeg_quality": (30, 95),
+    "crop_area": (0.6, 1.0),
+    "marks": 3,
+}
+"""Each step is applied to an image with `probability`, independently; ranges are uniform.
+`window_clip` is the largest share of the intensity range a new window cuts at either end;
+`marks` the most burned-in blocks (text lines, rulers, arrows) drawn in one corner."""
+
 
 @dataclass(frozen=True)
 class Phase:
@@ -42,15 +59,14 @@ class Recipe:
     """Within-class source balancing (see `fit.sample_weights`); 0 weighs classes only."""
     modality_power: float = 0.0
     """Within-class modality balancing, likewise."""
+    site_augmentation: bool = False
+    """Window, gamma, blur, noise, JPEG, crops and burned-in marks (`training.augment`)."""
     options: dict[str, Any] | None = None
 
     def make_model(self, seed: int) -> keras.Model:
         build = getattr(importlib.import_module("medcnn.modeling.architectures"), self.build)
-        extra = {"seed": seed} if self.build != "seed_cnn" else {}
+        extra = {"seed": seed} if self.build != "original_cnn" else {}
         return build(size=self.size, **extra, **(self.options or {}))
-
-    def epochs(self) -> int:
-        return sum(phase.epochs for phase in self.phases)
 
     def settings(self) -> dict[str, Any]:
         """What a trained model's card records of its recipe, and what reuse must match."""
@@ -64,6 +80,8 @@ class Recipe:
             "patience": self.patience,
             "source_power": self.source_power,
             "modality_power": self.modality_power,
+            "site_augmentation": SITE_AUGMENTATION if self.site_augmentation else None,
+            "cosine_floor": COSINE_FLOOR,
         }
         return json.loads(json.dumps(settings))  # as a card stores them: tuples become lists
 
@@ -73,10 +91,10 @@ class Recipe:
 
 
 RECIPES = {
-    "seed_cnn": Recipe(
-        "seed_cnn",
+    "original_cnn": Recipe(
+        "original_cnn",
         "original CNN (64 px, 3 epochs)",
-        "seed_cnn",
+        "original_cnn",
         size=64,
         phases=(Phase(3, 1e-3),),
         batch_size=32,
@@ -93,10 +111,12 @@ RECIPES = {
     ),
     "mobilenet_v2": Recipe(
         "mobilenet_v2",
-        "MobileNetV2 to block 13 (64 px, ImageNet)",
+        "MobileNetV2 to block 13 (64 px, ImageNet, site-augmented)",
         "transfer_model",
         size=64,
         phases=(Phase(3, 1e-3), Phase(3, 1e-4, unfreeze=0.3)),
+        modality_power=0.5,
+        site_augmentation=True,
     ),
 }
 """The models notebook 02 compares; the original CNN trains exactly as it was published."""

@@ -7,6 +7,7 @@ epoch per phase, for unit tests only.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import platform
 import time
@@ -87,6 +88,24 @@ def load_splits(
     return splits, train_rows
 
 
+TRAINING_CODE = (
+    "modeling/architectures.py",
+    "training/recipes.py",
+    "training/fit.py",
+    "training/augment.py",
+)
+"""The modules whose code decides what a recipe trains: their hash goes into every card."""
+
+
+def code_fingerprint() -> str:
+    """sha256 of the model-building and fitting code, so a saved model is stale when it changes."""
+    package = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for name in TRAINING_CODE:
+        digest.update(name.encode() + b"\0" + (package / name).read_bytes())
+    return digest.hexdigest()
+
+
 def training_summary(recipe: Recipe, fit, train_images: int) -> dict[str, Any]:
     return {
         "recipe": recipe.name,
@@ -99,6 +118,7 @@ def training_summary(recipe: Recipe, fit, train_images: int) -> dict[str, Any]:
         "seconds": round(fit.seconds, 1),
         "train_images_per_second": round(fit.images_per_second, 1),
         "conditions": conditions(),
+        "code_sha256": code_fingerprint(),
     }
 
 
@@ -185,6 +205,7 @@ def card_matches(card: dict[str, Any], name: str, seed: int) -> bool:
         card.get("manifest_sha256") == manifest_digest()
         and card.get("seed") == seed
         and training.get("smoke") == smoke
+        and training.get("code_sha256") == code_fingerprint()
         and all(training.get(key) == value for key, value in recipe.settings().items())
     )
 
