@@ -49,7 +49,7 @@ class BuildSettings:
     external_sources: tuple[str, ...] = ()
     duplicate_distance: int = 16
     duplicate_correlation: float = 0.98
-    twin_distance: int = 20
+    twin_distance: int = 40
     twin_correlation: float = 0.96
     twin_alike_correlation: float = 0.98
     copy_distance: int = 48
@@ -85,7 +85,7 @@ def load_settings(path: Path | None = None) -> BuildSettings:
         external_sources=tuple(values.get("external_sources", ())),
         duplicate_distance=int(near.get("max_hash_distance", 16)),
         duplicate_correlation=float(near.get("min_correlation", 0.98)),
-        twin_distance=int(twin.get("max_hash_distance", 20)),
+        twin_distance=int(twin.get("max_hash_distance", 40)),
         twin_correlation=float(twin.get("min_correlation", 0.96)),
         twin_alike_correlation=float(twin.get("alike_correlation", 0.98)),
         copy_distance=int(copy.get("max_hash_distance", 48)),
