@@ -53,6 +53,11 @@ def processed_dir() -> Path:
     return data_dir() / "processed"
 
 
+def runs_dir() -> Path:
+    """`runs/`: trained models of the comparison, folds and checkpoints (not committed)."""
+    return project_root() / "runs"
+
+
 def mirror_dir() -> Path | None:
     """The local mirror of the sources named by `MEDCNN_MIRROR`, if set."""
     value = os.environ.get(MIRROR_ENV)

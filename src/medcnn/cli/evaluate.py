@@ -20,11 +20,14 @@ def evaluate(args: argparse.Namespace) -> None:
         validation_temperature,
     )
     from medcnn.io import write_atomic
-    from medcnn.modeling.artifacts import load_model
+    from medcnn.modeling.artifacts import load_model, release_model_path
+    from medcnn.modeling.features import load_reference
+    from medcnn.modeling.unsure import load_rule
 
     if args.resamples < 1:
         raise CommandError("--resamples must be at least 1")
     model = load_model(args.model)
+    model_path = args.model or release_model_path()
     if args.split:
         try:
             images, labels, frame = split_arrays(args.split, args.processed)
@@ -48,6 +51,8 @@ def evaluate(args: argparse.Namespace) -> None:
         temperature,
         resamples=args.resamples,
         seed=args.seed,
+        reference=load_reference(model_path),
+        rule=load_rule(model_path),
     )
     report = {
         "model": str(args.model) if args.model else "release",

@@ -8,6 +8,7 @@ source and per modality. Every value is plain JSON: floats, ints, lists, None.
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ import pandas as pd
 
 from medcnn.config import CANONICAL_SIZE, CLASSES
 from medcnn.data.dataset import split_arrays
+from medcnn.evaluation.abstention import abstention_by_group, abstention_figures
 from medcnn.evaluation.calibration import (
     apply_temperature,
     expected_calibration_error,
@@ -23,7 +25,9 @@ from medcnn.evaluation.calibration import (
 )
 from medcnn.evaluation.metrics import classification_metrics, group_accuracy
 from medcnn.imaging.canonical import ImageDecodeError, load_canonical
-from medcnn.modeling.forward import class_probabilities
+from medcnn.modeling.features import FeatureReference
+from medcnn.modeling.forward import Forward, class_probabilities
+from medcnn.modeling.unsure import UnsureRule
 
 LISTING_COLUMNS = ("subtype", "modality", "view", "patient_id")
 """files.csv columns carried into the frame when present (`file` and `label` are required)."""
@@ -141,12 +145,32 @@ def evaluate_model(
     resamples: int = 1000,
     seed: int = 0,
     confidence: float = 0.95,
+    reference: FeatureReference | None = None,
+    rule: UnsureRule | None = None,
 ) -> dict:
-    """Predict `images` with `model` and compute every figure (`evaluate_probabilities`)."""
-    probabilities = class_probabilities(model, images)
-    return evaluate_probabilities(
+    """Predict `images` with `model` and compute every figure (`evaluate_probabilities`).
+
+    With a `rule` (and the model's `reference`), the report adds `abstention`: how often
+    the rule says "unsure" and how often the model is wrong without saying so, overall
+    ("all") and per source.
+    """
+    features, probabilities = Forward(model).batches(images)
+    probabilities = probabilities.astype(np.float64)
+    report = evaluate_probabilities(
         probabilities, labels, frame, temperature, resamples, seed, confidence
     )
+    if rule is not None:
+        ratios = None if reference is None else reference.distances(features) / reference.threshold
+        verdict = rule.judge(probabilities, ratios)
+        right = verdict["top_class"].to_numpy() == np.asarray(CLASSES)[np.asarray(labels)]
+        groups = frame["source"].to_numpy() if frame is not None and "source" in frame else None
+        report["abstention"] = (
+            abstention_by_group(right, verdict["unsure"].to_numpy(), groups)
+            if groups is not None
+            else {"all": abstention_figures(right, verdict["unsure"].to_numpy())}
+        )
+        report["unsure_rule"] = asdict(rule)
+    return report
 
 
 def summary(report: dict) -> str:
@@ -182,6 +206,14 @@ def summary(report: dict) -> str:
                 f"  {name:<40}{row['n']:>7,}  {row['accuracy']:.3f} {interval(row['accuracy_ci'])}"
                 for name, row in report[key].items()
             ]
+    if "abstention" in report:
+        lines += ["", "unsure rule: " + report["unsure_rule"]["fitted_on"]]
+        lines.append(f"  {'':<40}{'images':>7}{'unsure':>8}{'asserted error':>16}{'acc. sure':>11}")
+        for name, row in report["abstention"].items():
+            lines.append(
+                f"  {name:<40}{row['images']:>7,}{row['unsure_rate']:>8.3f}"
+                f"{row['asserted_error_rate']:>16.4f}{number(row['accuracy_when_sure']):>11}"
+            )
     return "\n".join(lines)
 
 

@@ -8,8 +8,9 @@ user's file meets the same preprocessing as the training set and the same rules 
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -18,14 +19,16 @@ import numpy as np
 import pandas as pd
 
 from medcnn.config import CLASSES
+from medcnn.explain.gradcam import overlay
+from medcnn.explain.traced import GradCam
 from medcnn.imaging.readers import DecodedImage, ImageSource, read_image
 from medcnn.io import one_line
 from medcnn.modeling import artifacts
 from medcnn.modeling.features import FeatureReference, load_reference
 from medcnn.modeling.forward import Forward
+from medcnn.modeling.unsure import UnsureRule, load_rule
 
-UNSURE_BELOW = 0.6
-"""Top probability under which the answer is "unsure": well above chance (1/3) for 3 classes."""
+logger = logging.getLogger("medcnn.inference")
 
 
 @dataclass(frozen=True)
@@ -68,41 +71,42 @@ class Prediction:
 class Predictor:
     """A loaded model with its out-of-distribution reference, ready for one image at a time."""
 
-    def __init__(self, model: keras.Model, reference: FeatureReference | None = None) -> None:
+    def __init__(
+        self,
+        model: keras.Model,
+        reference: FeatureReference | None = None,
+        rule: UnsureRule | None = None,
+    ) -> None:
         self.model = model
         self.reference = reference
+        self.rule = rule or UnsureRule()
         self.forward = Forward(model)
         self.dtype = self.forward.dtype
 
     @classmethod
     def from_file(cls, model_path: Path | str | None = None) -> Predictor:
-        """Load a saved model (default: the release model) and the reference beside it."""
+        """Load a saved model (default: the release model), its reference and its rule."""
         path = Path(model_path) if model_path is not None else artifacts.release_model_path()
-        return cls(artifacts.load_model(path), load_reference(path))
+        return cls(artifacts.load_model(path), load_reference(path), load_rule(path))
 
     def screen(self, pixels: np.ndarray, batch_size: int = 256) -> pd.DataFrame:
         """What `classify` would decide for many images, without heatmaps.
 
-        One row per image: `top_class`, `top_probability`, `distance` (NaN without a
-        reference), `low_confidence`, `unfamiliar` and `unsure` (either of the two).
+        One row per image, as `UnsureRule.judge` gives it: `top_class`, `top_probability`
+        (calibrated), `distance_ratio` (NaN without a reference), `low_confidence`,
+        `unfamiliar` and `unsure` (either of the two); and the raw `probabilities`.
         """
         features, probabilities = self.forward.batches(pixels, batch_size)
-        top = probabilities.max(axis=1)
-        if self.reference is None:
-            distance = np.full(len(top), np.nan)
-        else:
-            distance = self.reference.distances(features)
-        frame = pd.DataFrame(
-            {
-                "top_class": np.asarray(CLASSES)[probabilities.argmax(axis=1)],
-                "top_probability": top,
-                "distance": distance,
-                "low_confidence": top < UNSURE_BELOW,
-                "unfamiliar": self.reference is not None and distance > self.reference.threshold,
-            }
-        )
-        frame["unsure"] = frame["low_confidence"] | frame["unfamiliar"]
+        frame = self.judge(features, probabilities)
+        frame["probabilities"] = list(self.rule.calibrated(probabilities))
         return frame
+
+    def judge(self, features: np.ndarray, probabilities: np.ndarray) -> pd.DataFrame:
+        """The rule's verdict on each image from its features and raw probabilities."""
+        ratios = None
+        if self.reference is not None:
+            ratios = self.reference.distances(features) / self.reference.threshold
+        return self.rule.judge(probabilities, ratios)
 
     def predict(self, source: ImageSource, name: str = "", explain: bool = True) -> Prediction:
         """Read a file or upload and classify it; raises UnusableImageError for bad input."""
@@ -112,30 +116,13 @@ class Predictor:
     def classify(self, image: DecodedImage, name: str, explain: bool = True) -> Prediction:
         """Probabilities, verdict and (when `explain`) the Grad-CAM overlay of decoded pixels."""
         features, probabilities = self.forward(image.pixels[np.newaxis])
-        scores = {c: float(p) for c, p in zip(CLASSES, probabilities[0], strict=True)}
-        top = int(np.argmax(probabilities[0]))
-        notes = list(image.warnings)
-        trusted = scores[CLASSES[top]] >= UNSURE_BELOW
-        if not trusted:
-            notes.append(
-                f"the model is unsure: its top probability {scores[CLASSES[top]]:.0%} "
-                f"is below {UNSURE_BELOW:.0%}"
-            )
-        distance = None
-        if self.reference is None:
-            notes.append(
-                "this model has no out-of-distribution reference (medcnn.modeling.features): "
-                "an image unlike the training data is not detected"
-            )
-        else:
-            distance = float(self.reference.distances(features)[0])
-            if distance > self.reference.threshold:
-                trusted = False
-                notes.append(
-                    f"the image is unlike the training images (feature distance {distance:.1f}, "
-                    f"above {self.reference.threshold:.1f} where {self.reference.quantile:.0%} "
-                    "of validation images fall): the class is not asserted"
-                )
+        verdict = self.judge(features, probabilities).iloc[0]
+        calibrated = self.rule.calibrated(probabilities)[0]
+        scores = {c: float(p) for c, p in zip(CLASSES, calibrated, strict=True)}
+        top = int(np.argmax(calibrated))
+        notes = list(image.warnings) + self.unsure_reasons(verdict)
+        trusted = not verdict["unsure"]
+        distance = None if self.reference is None else float(verdict["distance_ratio"])
         overlay = None
         if explain:
             overlay, problems = self.heatmap_overlay(image.pixels, top)
@@ -151,14 +138,43 @@ class Predictor:
             distance=distance,
         )
 
+    def unsure_reasons(self, verdict: pd.Series) -> list[str]:
+        """Why the rule withholds the class (or that it cannot see unfamiliar images)."""
+        notes = []
+        if verdict["low_confidence"]:
+            notes.append(
+                f"the model is unsure: its top probability {verdict['top_probability']:.0%} "
+                f"is below {self.rule.min_probability:.0%}"
+            )
+        if self.reference is None:
+            notes.append(
+                "this model has no out-of-distribution reference (medcnn.modeling.features): "
+                "an image unlike the training data is not detected"
+            )
+        elif verdict["unfamiliar"]:
+            notes.append(
+                f"the image is unlike the training images (feature distance "
+                f"{verdict['distance_ratio']:.2f}× the alarm level, above "
+                f"{self.rule.max_distance_ratio:.2f}×): the class is not asserted"
+            )
+        return notes
+
+    @cached_property
+    def gradcam(self) -> GradCam:
+        """The model's traced Grad-CAM, built on first use; ValueError for a model without one."""
+        return GradCam(self.model)
+
     def heatmap_overlay(self, pixels: np.ndarray, class_index: int) -> tuple[Any, list[str]]:
         """Grad-CAM of `class_index` blended over the image, or None and why not."""
-        from medcnn.explain.gradcam import grad_cam, overlay
-
         try:
-            heatmap = grad_cam(self.model, pixels[..., np.newaxis].astype(self.dtype), class_index)
-        except Exception as error:  # a heatmap is a bonus: its failure must not hide the answer
+            heatmap = self.gradcam(pixels[np.newaxis], [class_index])[0]
+        except ValueError as error:  # no convolution, or a structure Grad-CAM cannot open
             return None, [f"no Grad-CAM heatmap for this model ({one_line(str(error))})"]
+        except Exception as error:  # a heatmap is a bonus: its failure must not hide the answer
+            logger.exception("Grad-CAM failed for %s", self.model.name)
+            return None, [
+                f"no Grad-CAM heatmap: an unexpected error, logged ({one_line(str(error))})"
+            ]
         return overlay(pixels, heatmap), []
 
 

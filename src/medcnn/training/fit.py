@@ -6,9 +6,12 @@ lowest validation loss, and every phase continues from the best epoch so far.
 
 from __future__ import annotations
 
+import os
+import platform
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import keras
 import numpy as np
@@ -31,6 +34,15 @@ class FitResult:
     seconds: float
     images_per_second: float
     best_epoch: int
+
+
+def conditions() -> dict[str, Any]:
+    """What a timing depends on: processor, core count, accelerators."""
+    return {
+        "cpu_cores": os.cpu_count(),
+        "processor": platform.processor() or platform.machine(),
+        "gpus": len(tf.config.list_physical_devices("GPU")),
+    }
 
 
 def set_seeds(seed: int) -> None:

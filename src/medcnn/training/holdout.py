@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import recall_score
 
-from medcnn.config import CLASSES, project_root
+from medcnn.config import CLASSES, project_root, runs_dir
 from medcnn.data.dataset import split_arrays
 from medcnn.evaluation.calibration import fit_temperature
 from medcnn.evaluation.metrics import split_scores
@@ -32,9 +32,8 @@ from medcnn.io import write_atomic
 from medcnn.modeling.artifacts import manifest_digest
 from medcnn.modeling.features import fit_reference
 from medcnn.modeling.forward import Forward
-from medcnn.training.fit import fit_recipe
+from medcnn.training.fit import conditions, fit_recipe
 from medcnn.training.recipes import RECIPES, RELEASE_RECIPE, Recipe
-from medcnn.training.run import conditions, runs_dir
 
 
 @dataclass(frozen=True)
@@ -187,6 +186,16 @@ def run_candidate(recipe: Recipe, data: dict[str, Any], workdir: Path, seed: int
 def mean_macro_f1(folds: dict[str, Any]) -> float:
     """Held-out macro-F1 of one run, averaged over the folds."""
     return float(np.mean([fold["held_out"]["macro_f1"] for fold in folds.values()]))
+
+
+def results_match(results: dict[str, Any], candidate: str = "release") -> bool:
+    """Were these fold results computed on the current dataset with the current recipe?"""
+    entry = results.get("candidates", {}).get(candidate, {})
+    return (
+        results.get("manifest_sha256") == manifest_digest()
+        and entry.get("recipe") == CANDIDATES[candidate].settings()
+        and len(entry.get("runs", {}).get("0", {})) == len(FOLDS)
+    )
 
 
 def read_results(path: Path | None = None) -> dict[str, Any]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import platform
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,9 +17,8 @@ from typing import Any
 import keras
 import numpy as np
 import pandas as pd
-import tensorflow as tf
 
-from medcnn.config import project_root, smoke_mode
+from medcnn.config import runs_dir, smoke_mode
 from medcnn.data.dataset import split_arrays
 from medcnn.evaluation.metrics import split_scores
 from medcnn.modeling.artifacts import (
@@ -31,9 +29,12 @@ from medcnn.modeling.artifacts import (
     release_model_path,
     save_model,
 )
-from medcnn.modeling.features import fit_reference, save_reference
+from medcnn.modeling.features import fit_reference, load_reference, save_reference
 from medcnn.modeling.forward import Forward
-from medcnn.training.fit import fit_recipe
+from medcnn.modeling.unsure import UnsureRule
+from medcnn.training.abstention import fit_rule
+from medcnn.training.fit import conditions, fit_recipe
+from medcnn.training.holdout import read_results, results_match
 from medcnn.training.recipes import RECIPES, RELEASE_RECIPE, Recipe
 
 EVALUATION_SPLITS = ("val", "test", "external")
@@ -55,20 +56,6 @@ class TrainRun:
 def default_seed() -> int:
     """`MEDCNN_SEED` (default 0): the seed notebooks train and reuse models with."""
     return int(os.environ.get("MEDCNN_SEED", "0"))
-
-
-def runs_dir() -> Path:
-    """`runs/`: models of the comparison and their checkpoints (not committed)."""
-    return project_root() / "runs"
-
-
-def conditions() -> dict[str, Any]:
-    """What a timing depends on: processor, core count, accelerators."""
-    return {
-        "cpu_cores": os.cpu_count(),
-        "processor": platform.processor() or platform.machine(),
-        "gpus": len(tf.config.list_physical_devices("GPU")),
-    }
 
 
 def load_splits(
@@ -211,7 +198,36 @@ def card_matches(card: dict[str, Any], name: str, seed: int) -> bool:
 
 
 def train_release(seed: int = 0, smoke: bool | None = None, verbose: int = 2) -> TrainRun:
-    """Train the release recipe and write `models/medcnn.keras` with its card."""
-    return train_model(
+    """Train the release recipe and write `models/medcnn.keras` with its card, its
+    out-of-distribution reference and, from the held-out folds, its "unsure" rule."""
+    run = train_model(
         RELEASE_RECIPE, seed, release_model_path(), smoke=smoke, verbose=verbose, reference=True
     )
+    save_unsure_rule(run.path)
+    return run
+
+
+def save_unsure_rule(model_path: Path, processed: Path | None = None) -> UnsureRule | None:
+    """Fit the model's "unsure" rule on val and on the held-out folds of `make holdout`.
+
+    Without fold results for the current dataset and release recipe the model keeps the
+    default rule, and this says why.
+    """
+    try:
+        results = read_results()
+    except FileNotFoundError as error:
+        print(f"{error}: the model keeps the default unsure rule")
+        return None
+    if not results_match(results):
+        print(
+            "the held-out fold results are for another dataset or release recipe; run "
+            "`make holdout`: the model keeps the default unsure rule"
+        )
+        return None
+    model = load_model(model_path)
+    forward = Forward(model)
+    images, labels, _ = split_arrays("val", processed)
+    features, probabilities = forward.batches(images)
+    reference = load_reference(model_path)
+    ratios = reference.distances(features) / reference.threshold
+    return fit_rule(model_path, probabilities, labels, ratios, results)
