@@ -108,12 +108,17 @@ def heatmaps(
         chosen = tf.argmax(scores, axis=-1) if class_indices is None else class_indices
         score = tf.gather(scores, chosen, axis=1, batch_dims=1)
     gradients = tape.gradient(score, activations)
+    return cams_from_gradients(activations, gradients, images.shape[1:3]).numpy()
+
+
+def cams_from_gradients(activations: tf.Tensor, gradients: tf.Tensor, size) -> tf.Tensor:
+    """Channel weights (mean gradient) × activations, ReLU, resized to `size`, peak scaled to 1."""
     weights = tf.reduce_mean(gradients, axis=(1, 2), keepdims=True)
     cams = tf.nn.relu(tf.reduce_sum(weights * activations, axis=-1, keepdims=True))
-    cams = tf.image.resize(cams, images.shape[1:3], method="bilinear")[..., 0].numpy()
-    peaks = cams.max(axis=(1, 2), keepdims=True)
-    normalized = np.divide(cams, peaks, out=np.zeros_like(cams), where=peaks > 0)
-    return np.clip(normalized, 0.0, 1.0).astype(np.float32)
+    cams = tf.image.resize(cams, size, method="bilinear")[..., 0]
+    peaks = tf.reduce_max(cams, axis=(1, 2), keepdims=True)
+    normalized = tf.math.divide_no_nan(cams, peaks)
+    return tf.cast(tf.clip_by_value(normalized, 0.0, 1.0), tf.float32)
 
 
 def grad_cam(
