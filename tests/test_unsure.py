@@ -1,0 +1,82 @@
+"""The "unsure" rule, the figures that judge it, its fitting on folds, and the open-set check."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from medcnn.evaluation.abstention import abstention_by_group, abstention_figures, risk_coverage
+from medcnn.evaluation.open_set import open_set, open_set_table
+from medcnn.modeling.unsure import UnsureRule, load_rule, save_rule
+from medcnn.training.abstention import MAX_ASSERTED_ERROR, choose_thresholds
+
+
+def test_abstention_figures_count_wrong_and_unflagged_among_all_images() -> None:
+    right = np.array([True, True, False, False, True])
+    unsure = np.array([False, True, True, False, False])
+    figures = abstention_figures(right, unsure)
+    assert figures["unsure_rate"] == pytest.approx(0.4)
+    assert figures["asserted_error_rate"] == pytest.approx(0.2)  # image 4 only
+    assert figures["accuracy_when_sure"] == pytest.approx(2 / 3)
+    by_source = abstention_by_group(right, unsure, np.array(list("aabbb")))
+    assert by_source["a"]["asserted_error_rate"] == 0.0
+    assert by_source["b"]["images"] == 3
+
+
+def test_risk_coverage_answers_the_most_confident_first() -> None:
+    curve = risk_coverage(np.array([0.9, 0.8, 0.7, 0.6]), np.array([True, True, False, True]))
+    assert curve["coverage"].tolist() == [0.25, 0.5, 0.75, 1.0]
+    assert curve["risk"].tolist() == pytest.approx([0, 0, 1 / 3, 1 / 4])
+    tied = risk_coverage(np.array([0.9, 0.9, 0.5]), np.array([True, False, True]))
+    assert tied["coverage"].tolist() == pytest.approx([2 / 3, 1.0])
+
+
+def test_the_rule_flags_low_probability_and_unfamiliar_images(tmp_path) -> None:
+    rule = UnsureRule(temperature=2.0, min_probability=0.7, max_distance_ratio=1.5)
+    probabilities = np.array([[0.98, 0.01, 0.01], [0.5, 0.3, 0.2], [0.01, 0.98, 0.01]])
+    verdict = rule.judge(probabilities, np.array([0.5, 0.5, 2.0]))
+    assert verdict["top_class"].tolist() == ["brain", "brain", "lung"]
+    assert verdict["low_confidence"].tolist() == [False, True, False]
+    assert verdict["unfamiliar"].tolist() == [False, False, True]
+    assert verdict["unsure"].tolist() == [False, True, True]
+    assert verdict["top_probability"][0] < 0.98  # a temperature above 1 softens
+    save_rule(rule, tmp_path / "m.keras", {"val": {"unsure_rate": 0.1}})
+    assert load_rule(tmp_path / "m.keras") == rule
+    assert load_rule(tmp_path / "other.keras").fitted_on.startswith("defaults")
+
+
+def test_thresholds_are_the_least_unsure_that_bound_the_asserted_error() -> None:
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 3, 2000)
+    confident = rng.random(2000) < 0.9
+    predicted = np.where(confident, labels, (labels + 1) % 3)  # errors only among the unconfident
+    top = np.where(confident, 0.97, 0.55)
+    probabilities = np.full((2000, 3), 0.0)
+    probabilities[np.arange(2000), predicted] = top
+    probabilities[np.arange(2000), (predicted + 1) % 3] = 1 - top
+    fold = {
+        "labels": labels,
+        "probabilities": probabilities,
+        "distance_ratio": np.full(2000, 0.5),
+        "source": np.array(["s"] * 2000),
+    }
+    min_probability, max_ratio, figures = choose_thresholds([fold])
+    assert 0.55 < min_probability <= 0.97
+    assert figures["asserted_error_rate"] <= MAX_ASSERTED_ERROR
+    assert figures["unsure_rate"] == pytest.approx(0.1, abs=0.02)
+
+
+def test_the_open_set_is_the_same_every_run_and_its_failures_are_counted() -> None:
+    scans = np.random.default_rng(1).integers(0, 255, (3, 128, 128), dtype=np.uint8)
+    first, kinds = open_set(scans, per_kind=2)
+    again, _ = open_set(scans, per_kind=2)
+    assert first.shape == (14, 128, 128) and first.dtype == np.uint8
+    assert np.array_equal(first, again)
+    verdict = pd.DataFrame(
+        {"top_class": ["lung", "other"] * 7, "unsure": [False, False, True, False] * 3 + [0, 0]}
+    )
+    verdict["unsure"] = verdict["unsure"].astype(bool)
+    table = open_set_table(verdict, kinds)
+    assert table.loc["all", "images"] == 14
+    assert table.loc["all", "asserted_brain_or_lung"] == 4
