@@ -33,6 +33,10 @@ model: data  ## train the release model: models/medcnn.keras and its card models
 holdout: data  ## recipes scored on training sources held out of training: models/medcnn.holdout.json
 	$(BIN)/medcnn train --holdout
 
+.PHONY: seeds
+seeds: data  ## the release recipe under seeds 0, 1, 2 on test, external and the open set: models/medcnn.seeds.json
+	$(BIN)/medcnn train --seeds
+
 lint: setup  ## ruff over the package, the tests and the notebook sources
 	$(BIN)/ruff check src tests benchmarks $(wildcard app/*.py notebooks/*.py)
 	$(BIN)/ruff format --check src tests benchmarks $(wildcard app/*.py notebooks/*.py)

@@ -14,6 +14,7 @@ CANONICAL_SIZE = 128
 MIRROR_ENV = "MEDCNN_MIRROR"
 DATA_DIR_ENV = "MEDCNN_DATA_DIR"
 SMOKE_ENV = "MEDCNN_SMOKE"
+TRAIN_LIMIT_ENV = "MEDCNN_TRAIN_LIMIT"
 UPSTREAM_URL_ENV = "MEDCNN_UPSTREAM_URL"
 UPSTREAM_LIST_ENV = "MEDCNN_UPSTREAM_LIST_URL"
 UPSTREAM_INDEX_ENV = "MEDCNN_UPSTREAM_INDEX"
@@ -62,6 +63,13 @@ def mirror_dir() -> Path | None:
     """The local mirror of the sources named by `MEDCNN_MIRROR`, if set."""
     value = os.environ.get(MIRROR_ENV)
     return Path(value) if value else None
+
+
+def train_limit() -> int | None:
+    """`MEDCNN_TRAIN_LIMIT`: train notebook models on a class-stratified subset of this many
+    training images (the book's budget on a 2-core machine); unset trains on all of them."""
+    value = os.environ.get(TRAIN_LIMIT_ENV, "")
+    return int(value) if value else None
 
 
 def smoke_mode() -> bool:

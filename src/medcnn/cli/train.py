@@ -18,6 +18,11 @@ def train(args: argparse.Namespace) -> None:
                 raise CommandError("--holdout trains its own candidates: drop MODEL and --out")
             holdout()
             return
+        if args.seeds:
+            if args.models or args.out:
+                raise CommandError("--seeds trains and scores its own models: drop MODEL and --out")
+            seeds()
+            return
         if args.release:
             runs = [train_release(seed=args.seed)]
         else:
@@ -42,6 +47,20 @@ def holdout() -> None:
 
     results = run_holdout()
     print(holdout_table(results).round(3).to_string())
+    print(f"→ {results_path()}")
+
+
+def seeds() -> None:
+    from medcnn.training.seeds import results_path, run_seeds
+
+    results = run_seeds()
+    for seed, entry in results["seeds"].items():
+        scores = entry["scores"]
+        print(
+            f"seed {seed}: test macro-F1 {scores['test']['macro_f1']:.3f}, external macro-F1 "
+            f"{scores['external']['macro_f1']:.3f}, external asserted error "
+            f"{scores['external']['abstention']['all']['asserted_error_rate']:.4f}"
+        )
     print(f"→ {results_path()}")
 
 
@@ -74,6 +93,12 @@ def register(commands: argparse._SubParsersAction) -> None:
         action="store_true",
         help="score the release recipe and variants of it on held-out training sources "
         "(models/medcnn.holdout.json; its seeds are fixed, --seed and --out do not apply)",
+    )
+    mode.add_argument(
+        "--seeds",
+        action="store_true",
+        help="the release recipe under seeds 0-2, scored on test, external and the open set "
+        "(models/medcnn.seeds.json; seed 0 is the release model, the others go to runs/seeds/)",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed for weights, shuffling, dropout")
     parser.add_argument("--out", type=Path, default=None, help="folder for models (default: runs/)")

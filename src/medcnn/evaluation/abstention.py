@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 
 
-def abstention_figures(right: np.ndarray, unsure: np.ndarray) -> dict[str, float]:
-    """`images`, `unsure_rate`, `asserted_error_rate` and `accuracy_when_sure` (NaN if none)."""
+def abstention_figures(right: np.ndarray, unsure: np.ndarray) -> dict[str, float | None]:
+    """`images`, `unsure_rate`, `asserted_error_rate` and `accuracy_when_sure` (None if none)."""
     right, unsure = np.asarray(right, bool), np.asarray(unsure, bool)
     if len(right) == 0:
         raise ValueError("no images")
@@ -22,7 +22,7 @@ def abstention_figures(right: np.ndarray, unsure: np.ndarray) -> dict[str, float
         "images": int(len(right)),
         "unsure_rate": float(unsure.mean()),
         "asserted_error_rate": float((sure & ~right).mean()),
-        "accuracy_when_sure": float(right[sure].mean()) if sure.any() else float("nan"),
+        "accuracy_when_sure": float(right[sure].mean()) if sure.any() else None,
     }
 
 

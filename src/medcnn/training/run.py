@@ -18,6 +18,7 @@ import keras
 import numpy as np
 import pandas as pd
 
+from medcnn import config
 from medcnn.config import runs_dir, smoke_mode
 from medcnn.data.dataset import split_arrays
 from medcnn.evaluation.metrics import split_scores
@@ -59,15 +60,16 @@ def default_seed() -> int:
 
 
 def load_splits(
-    smoke: bool, processed: Path | None, seed: int
+    smoke: bool, processed: Path | None, seed: int, train_limit: int | None = None
 ) -> tuple[dict[str, tuple[Any, Any]], pd.DataFrame]:
     """(images, labels) of train and the evaluation splits, and the training images' rows.
 
-    Smoke mode keeps a few images of each split.
+    Smoke mode keeps a few images of each split; `train_limit` a class-stratified subset
+    of `train` (val, test and external stay whole).
     """
     splits, train_rows = {}, None
     for split in ("train", *EVALUATION_SPLITS):
-        limit = SMOKE_LIMITS[split] if smoke else None
+        limit = SMOKE_LIMITS[split] if smoke else (train_limit if split == "train" else None)
         images, labels, rows = split_arrays(split, processed, limit=limit, seed=seed)
         splits[split] = (images, labels)
         if split == "train":
@@ -132,17 +134,19 @@ def train_model(
     verbose: int = 2,
     checkpoints: Path | None = None,
     reference: bool = False,
+    train_limit: int | None = None,
 ) -> TrainRun:
     """Train recipe `name`, select on val, score every split and save `<out>` + its card.
 
     The best-epoch checkpoint goes to `checkpoints` (default `runs/checkpoints/`);
-    `reference` also saves the out-of-distribution reference prediction uses.
+    `reference` also saves the out-of-distribution reference prediction uses;
+    `train_limit` trains on a class-stratified subset of that many training images.
     """
     if name not in RECIPES:
         raise ValueError(f"unknown model {name!r}; choose from {sorted(RECIPES)}")
     smoke = smoke_mode() if smoke is None else smoke
     recipe = RECIPES[name].smoke() if smoke else RECIPES[name]
-    splits, train_rows = load_splits(smoke, processed, seed)
+    splits, train_rows = load_splits(smoke, processed, seed, train_limit)
     out = Path(out) if out is not None else runs_dir() / f"{name}.keras"
     checkpoints = checkpoints or runs_dir() / "checkpoints"
     fit = fit_recipe(recipe, splits["train"], splits["val"], checkpoints, seed, verbose, train_rows)
@@ -150,6 +154,7 @@ def train_model(
     training = training_summary(recipe, fit, len(splits["train"][1]))
     training["inference_images_per_second"] = round(speed, 1)
     training["smoke"] = smoke
+    training["train_limit"] = train_limit
     card = make_card(name, seed, metrics=metrics, training=training, processed=processed)
     card["history"] = fit.history.round(5).to_dict(orient="list")
     save_model(fit.model, out, card)
@@ -178,13 +183,16 @@ def trained_model(name: str, seed: int | None = None) -> keras.Model:
     """
     seed = default_seed() if seed is None else seed
     path = runs_dir() / f"{name}.keras"
-    if path.is_file() and card_matches(read_card(path), name, seed):
+    if path.is_file() and card_matches(read_card(path), name, seed, config.train_limit()):
         return load_model(path)
-    return train_model(name, seed, verbose=0).model
+    return train_model(name, seed, verbose=0, train_limit=config.train_limit()).model
 
 
-def card_matches(card: dict[str, Any], name: str, seed: int) -> bool:
-    """Was the model of `card` trained by recipe `name` as it is now, on this dataset?"""
+def card_matches(
+    card: dict[str, Any], name: str, seed: int, train_limit: int | None = None
+) -> bool:
+    """Was the model of `card` trained by recipe `name` as it is now, on this dataset and
+    with this training-set limit?"""
     smoke = smoke_mode()
     recipe = RECIPES[name].smoke() if smoke else RECIPES[name]
     training = card.get("training", {})
@@ -192,6 +200,7 @@ def card_matches(card: dict[str, Any], name: str, seed: int) -> bool:
         card.get("manifest_sha256") == manifest_digest()
         and card.get("seed") == seed
         and training.get("smoke") == smoke
+        and training.get("train_limit") == train_limit
         and training.get("code_sha256") == code_fingerprint()
         and all(training.get(key) == value for key, value in recipe.settings().items())
     )

@@ -1,0 +1,108 @@
+"""The release recipe under several seeds: how far the seed alone moves the unseen-source figures.
+
+Seed 0 is the release model itself; the others are trained into `runs/seeds/`. Each model
+gets its own out-of-distribution reference and "unsure" rule (fitted as the release's is),
+and is scored on `test`, on `external` and on the open-set check. `make seeds` writes
+`models/medcnn.seeds.json`, which notebook 02 and the README read. Scoring `external` here
+is a measurement, not a selection: nothing is chosen by it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from medcnn.config import CLASSES, project_root, runs_dir
+from medcnn.data.dataset import split_arrays
+from medcnn.evaluation.open_set import open_set, open_set_table
+from medcnn.evaluation.report import evaluate_model
+from medcnn.io import write_atomic
+from medcnn.modeling.artifacts import load_model, manifest_digest, read_card, release_model_path
+from medcnn.modeling.features import load_reference
+from medcnn.modeling.forward import Forward
+from medcnn.modeling.unsure import load_rule
+from medcnn.training.recipes import RELEASE_RECIPE
+from medcnn.training.run import card_matches, save_feature_reference, save_unsure_rule, train_model
+
+SEEDS = (0, 1, 2)
+SPLITS = ("test", "external")
+RESAMPLES = 200
+
+
+def results_path() -> Path:
+    return project_root() / "models" / "medcnn.seeds.json"
+
+
+def seed_model_path(seed: int) -> Path:
+    """The release model for seed 0, `runs/seeds/s<seed>/<recipe>.keras` for the others."""
+    if seed == 0:
+        return release_model_path()
+    return runs_dir() / "seeds" / f"s{seed}" / f"{RELEASE_RECIPE}.keras"
+
+
+def ready_model(seed: int, log=print) -> Path:
+    """The seed's model with its reference and rule, trained or completed where missing."""
+    path = seed_model_path(seed)
+    if not (path.is_file() and card_matches(read_card(path), RELEASE_RECIPE, seed)):
+        if seed == 0:
+            raise FileNotFoundError(f"{path} is missing or stale: run `make model` first")
+        log(f"seed {seed}: training {RELEASE_RECIPE}")
+        train_model(RELEASE_RECIPE, seed, path, verbose=0, reference=True)
+    if load_reference(path) is None:
+        splits = {split: split_arrays(split)[:2] for split in ("train", "val")}
+        save_feature_reference(load_model(path), splits, path)
+    if load_rule(path).fitted_on.startswith("defaults"):
+        save_unsure_rule(path)
+    return path
+
+
+def score_seed(path: Path, data: dict[str, Any], open_images: tuple) -> dict[str, Any]:
+    """Macro-F1, accuracy, per-source accuracy and "unsure" figures per split; the open set."""
+    model, reference, rule = load_model(path), load_reference(path), load_rule(path)
+    scores = {}
+    for split, (images, labels, frame) in data.items():
+        report = evaluate_model(
+            model, images, labels, frame, resamples=RESAMPLES, reference=reference, rule=rule
+        )
+        scores[split] = {
+            "images": report["n"],
+            "accuracy": report["accuracy"],
+            "macro_f1": report["macro_f1"],
+            "source_accuracy": {k: v["accuracy"] for k, v in report["per_source"].items()},
+            "abstention": report["abstention"],
+        }
+    pixels, kinds = open_images
+    features, probabilities = Forward(model).batches(pixels[..., np.newaxis])
+    verdict = rule.judge(probabilities, reference.distances(features) / reference.threshold)
+    table = open_set_table(verdict, kinds).astype(int)
+    scores["open_set"] = {
+        kind: {k: int(v) for k, v in row.items()} for kind, row in table.iterrows()
+    }
+    return {"rule": asdict(rule), "scores": scores}
+
+
+def run_seeds(path: Path | None = None, log=print) -> dict[str, Any]:
+    """Train what is missing, score every seed, write `models/medcnn.seeds.json`."""
+    path = path or results_path()
+    data = {split: split_arrays(split) for split in SPLITS}
+    test_images, test_labels, _ = data["test"]
+    scans = test_images[np.isin(test_labels, [CLASSES.index("brain"), CLASSES.index("lung")])]
+    open_images = open_set(scans[..., 0])
+    results = {"manifest_sha256": manifest_digest(), "recipe": RELEASE_RECIPE, "seeds": {}}
+    for seed in SEEDS:
+        model_path = ready_model(seed, log)
+        log(f"seed {seed}: scoring {model_path}")
+        results["seeds"][str(seed)] = score_seed(model_path, data, open_images)
+    write_atomic(path, (json.dumps(results, indent=1, allow_nan=False) + "\n").encode())
+    return results
+
+
+def read_results(path: Path | None = None) -> dict[str, Any]:
+    path = path or results_path()
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found; `make seeds` writes it")
+    return json.loads(path.read_text())
