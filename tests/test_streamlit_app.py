@@ -40,6 +40,6 @@ def test_uploads_show_the_verdict_or_one_error_line(app, tmp_path) -> None:
     assert any("no out-of-distribution reference" in w.value for w in app.warning)
     (error,) = app.error
     assert (
-        error.value
-        == "notes.png: not an image medcnn can read (PNG, JPEG, BMP, TIFF, GIF, WebP or DICOM)"
+        error.value == "notes.png: not an image medcnn can read "
+        "(PNG, JPEG, JPEG 2000, BMP, TIFF, GIF, WebP, DICOM or NIfTI)"
     )

@@ -9,6 +9,7 @@ that says what is wrong with the file, never a traceback.
 from __future__ import annotations
 
 import io
+import struct
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,27 +20,32 @@ from PIL import Image
 from medcnn.imaging.canonical import ImageDecodeError, open_image, square_resize, to_grayscale
 from medcnn.imaging.dicom import dicom_image
 from medcnn.imaging.errors import (
+    MAX_FILE_BYTES,
     MAX_PIXELS,
     UnusableImageError,
     check_dimensions,
     check_size,
+    internal_error,
 )
 from medcnn.io import one_line
 
 ELONGATED = 8
 """Aspect ratio from which the padded square is mostly black: a warning, not an error."""
-RASTER_FORMATS = ("PNG", "JPEG", "BMP", "DIB", "TIFF", "GIF", "WEBP", "PPM")
+RASTER_FORMATS = ("PNG", "JPEG", "JPEG2000", "BMP", "DIB", "TIFF", "GIF", "WEBP", "PPM")
 ImageSource = bytes | bytearray | memoryview | str | Path
 """A file path, or the bytes of an upload."""
-READABLE = "PNG, JPEG, BMP, TIFF, GIF, WebP or DICOM"
+READABLE = "PNG, JPEG, JPEG 2000, BMP, TIFF, GIF, WebP, DICOM or NIfTI"
 
 NOT_IMAGES = (
     (b"%PDF", "a PDF document, not an image; export the page as PNG or JPEG"),
     (b"PK\x03\x04", "a ZIP archive or office document, not an image"),
-    (b"\x1f\x8b", "a gzip-compressed file, not an image; decompress it first"),
+    (b"\x1f\x8b", "a gzip-compressed file that is not a NIfTI volume; decompress it first"),
     (b"{", "a JSON or text file, not an image"),
 )
 """Leading bytes of common non-images, for a message that names what the file is."""
+PILLOW_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error)
+"""What Pillow's decoders raise on a damaged or truncated file (UnidentifiedImageError is an
+OSError)."""
 
 
 @dataclass(frozen=True)
@@ -53,14 +59,14 @@ class DecodedImage:
     warnings: tuple[str, ...] = ()
 
 
-def file_bytes(path: str | Path) -> bytes:
-    """The bytes of a file, refusing a missing path, a folder and anything over the size cap."""
+def file_bytes(path: str | Path, limit: int = MAX_FILE_BYTES) -> bytes:
+    """The bytes of a file, refusing a missing path, a folder and anything over `limit`."""
     path = Path(path)
     try:
         size = path.stat().st_size
         if path.is_dir():
             raise UnusableImageError("this is a folder, not an image file")
-        check_size(size)
+        check_size(size, limit)
         return path.read_bytes()
     except FileNotFoundError:
         raise UnusableImageError("no such file") from None
@@ -77,7 +83,8 @@ def is_dicom(content: bytes, name: str) -> bool:
     """
     if content[128:132] == b"DICM":
         return True
-    return name.lower().endswith((".dcm", ".dicom")) and content[:2] in (b"\x02\x00", b"\x08\x00")
+    first_group = (b"\x02\x00", b"\x08\x00", b"\x00\x08")  # little- or big-endian
+    return name.lower().endswith((".dcm", ".dicom")) and content[:2] in first_group
 
 
 def describe_non_image(content: bytes) -> str | None:
@@ -103,7 +110,7 @@ def check_raster(content: bytes) -> tuple[str, list[str]]:
         raise UnusableImageError(
             f"the image is too large to decode safely (over {MAX_PIXELS / 1e6:.0f} megapixels)"
         ) from None
-    except Exception:
+    except PILLOW_ERRORS:
         known = describe_non_image(content)
         raise UnusableImageError(
             f"this is {known}" if known else f"not an image medcnn can read ({READABLE})"
@@ -147,9 +154,11 @@ def decode(content: bytes, name: str) -> tuple[np.ndarray, str, list[str]]:
         raise UnusableImageError(f"the file is damaged or truncated ({reason})") from None
     except MemoryError:
         raise UnusableImageError("the image is too large to decode in memory") from None
-    except Exception as error:  # untrusted bytes reach decoders that raise many types
+    except PILLOW_ERRORS as error:
         reason = one_line(str(error) or type(error).__name__)
         raise UnusableImageError(f"the file is damaged or unreadable ({reason})") from None
+    except Exception as error:  # not the file's fault: medcnn's own bug, logged
+        raise internal_error(error, name or "an upload") from None
 
 
 def read_image(source: ImageSource, name: str = "") -> DecodedImage:

@@ -1,8 +1,10 @@
 """The upload cell of notebook 05: drop files, see what the model says about each.
 
-Per file: the image as the model sees it, the class probabilities as bars, the Grad-CAM
-overlay and any warning; a file that cannot be classified gets one line saying why. Every
-answer comes from `medcnn.inference.predictor`, the path the CLI and the Streamlit app use.
+Per image: the image as the model sees it, the class probabilities as bars, the Grad-CAM
+overlay and any warning. Per study (a NIfTI file, a zip of DICOM, DICOM files of one series
+uploaded together): the verdict, bars, the Grad-CAM of the slice that most supports it and
+the strip of used slices with their verdicts. A file that cannot be classified gets one line
+saying why. Every answer comes from `medcnn.inference`, as for the CLI and the Streamlit app.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from medcnn.config import CLASSES
 from medcnn.presentation.figures import CLASS_COLORS
 
 IMAGE_WIDTH = "192px"
+THUMB_WIDTH = "96px"
 
 
 def png_bytes(pixels: np.ndarray) -> bytes:
@@ -72,8 +75,36 @@ def result_view(prediction) -> widgets.VBox:
     return widgets.VBox([title, widgets.HBox(panels), warnings])
 
 
+def study_view(study) -> widgets.VBox:
+    """Verdict, bars, the Grad-CAM of the most supporting slice, the strip of used slices
+    with their verdicts, and warnings of one `StudyPrediction`."""
+    title = widgets.HTML(f"<h4>{html.escape(study.name)}: {html.escape(study.summary())}</h4>")
+    panels = [probability_bars(study.probabilities)]
+    if study.overlay is not None:
+        caption = f"Grad-CAM for {study.top_class}, slice {study.explained_slice}"
+        panels.append(figure(study.overlay, caption))
+    strip = widgets.GridBox(
+        [
+            thumbnail(pixels, f"{s.index}: {'?' if s.unsure else ''}{s.top_class}")
+            for pixels, s in zip(study.pixels, study.slices, strict=True)
+        ],
+        layout={"grid_template_columns": f"repeat(auto-fill, {THUMB_WIDTH})"},
+    )
+    notes = "".join(f"<li>⚠ {html.escape(w)}</li>" for w in study.warnings)
+    warnings = widgets.HTML(f'<ul style="color:#8a5a00">{notes}</ul>' if notes else "")
+    return widgets.VBox([title, widgets.HBox(panels), strip, warnings])
+
+
+def thumbnail(pixels: np.ndarray, caption: str) -> widgets.VBox:
+    image = widgets.Image(value=png_bytes(pixels), format="png", layout={"width": THUMB_WIDTH})
+    return widgets.VBox([image, widgets.Label(caption)])
+
+
 class PredictionWidget:
-    """A FileUpload (several files at once) and, below it, one result per uploaded file."""
+    """A FileUpload (several files at once) and, below it, one result per image or study.
+
+    DICOM files of one series uploaded together are answered as one study.
+    """
 
     def __init__(self, model_path: Path | str | None = None) -> None:
         self.model_path = model_path
@@ -86,20 +117,15 @@ class PredictionWidget:
         return self.view._repr_mimebundle_(**kwargs)
 
     def on_upload(self, change: dict) -> None:
-        self.results.children = [self.classify(upload) for upload in change["new"]]
+        from medcnn.inference.study import StudyPrediction, predict_uploads
 
-    def classify(self, upload: dict) -> widgets.Widget:
-        """The result view of one upload dict (`name`, `content`), or its one-line error."""
-        from medcnn.imaging.errors import UnusableImageError
-        from medcnn.inference.predictor import predict
-        from medcnn.io import one_line
-        from medcnn.modeling.artifacts import ModelLoadError
-
-        name = upload.get("name") or "upload"
-        try:
-            prediction = predict(bytes(upload["content"]), name, self.model_path)
-        except (UnusableImageError, ModelLoadError) as error:
-            return error_line(name, str(error))
-        except Exception as error:  # a notebook user must never get a traceback
-            return error_line(name, f"could not be classified ({one_line(str(error))})")
-        return result_view(prediction)
+        files = [(u.get("name") or "upload", bytes(u["content"])) for u in change["new"]]
+        views = []
+        for name, answers in predict_uploads(files, self.model_path):
+            if isinstance(answers, str):
+                views.append(error_line(name, answers))
+                continue
+            views += [
+                study_view(a) if isinstance(a, StudyPrediction) else result_view(a) for a in answers
+            ]
+        self.results.children = views
