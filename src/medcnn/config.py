@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import importlib.abc
+import importlib.util
 import os
+import sys
 from pathlib import Path
 
 CLASSES: tuple[str, ...] = ("brain", "lung", "other")
@@ -18,6 +22,13 @@ TRAIN_LIMIT_ENV = "MEDCNN_TRAIN_LIMIT"
 UPSTREAM_URL_ENV = "MEDCNN_UPSTREAM_URL"
 UPSTREAM_LIST_ENV = "MEDCNN_UPSTREAM_LIST_URL"
 UPSTREAM_INDEX_ENV = "MEDCNN_UPSTREAM_INDEX"
+SEED_ENV = "MEDCNN_SEED"
+MODELS_ENV = "MEDCNN_MODELS"
+MODEL_ENV = "MEDCNN_MODEL"
+KERAS_HOME_ENV = "KERAS_HOME"
+
+TENSORFLOW_QUIET = {"TF_CPP_MIN_LOG_LEVEL": "2"}
+"""Hides TensorFlow's C++ INFO and WARNING lines; `os.environ` wins where it sets them."""
 
 UPSTREAM_URL = "https://raw.githubusercontent.com/{repository}/{commit}/{path}"
 """Where an original file is read: `{repository}` is owner/name, `{path}` is percent-encoded."""
@@ -90,3 +101,77 @@ def upstream_list_url() -> str:
 def upstream_index() -> str:
     """Package index for wheels: `MEDCNN_UPSTREAM_INDEX`, else PyPI."""
     return os.environ.get(UPSTREAM_INDEX_ENV) or UPSTREAM_INDEX
+
+
+def training_seed() -> int:
+    """`MEDCNN_SEED`: the seed of the models trained by the notebooks and `medcnn train`; 0."""
+    return int(os.environ.get(SEED_ENV) or 0)
+
+
+def compared_recipes(default: list[str]) -> list[str]:
+    """`MEDCNN_MODELS`: comma-separated recipe names notebook 02 trains, else `default`."""
+    value = os.environ.get(MODELS_ENV, "")
+    return [name.strip() for name in value.split(",") if name.strip()] or list(default)
+
+
+def chosen_model(default: Path) -> Path:
+    """`MEDCNN_MODEL`: the model file the prediction notebook loads, else `default`."""
+    value = os.environ.get(MODEL_ENV)
+    return Path(value) if value else Path(default)
+
+
+def keras_home() -> Path:
+    """`KERAS_HOME`, else the checkout's `.keras-home` (`make setup` fills it), else `~/.keras`."""
+    value = os.environ.get(KERAS_HOME_ENV)
+    if value:
+        return Path(value)
+    checkout = project_root() / ".keras-home"
+    return checkout if checkout.is_dir() else Path.home() / ".keras"
+
+
+class _QuietImport(importlib.abc.MetaPathFinder):
+    """Runs the first `import tensorflow` with file descriptor 2 sent to /dev/null.
+
+    TensorFlow's C++ start-up lines (absl's InitializeLog warning, oneDNN, CPU features)
+    are written at import, before TF_CPP_MIN_LOG_LEVEL applies; Jupyter shows them as
+    stderr in every notebook. Disabling oneDNN would also hide them, at 3× the training time.
+    """
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "tensorflow":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.loader is not None:
+            execute = spec.loader.exec_module
+
+            def exec_module(module) -> None:
+                with _stderr_to_devnull():
+                    execute(module)
+
+            spec.loader.exec_module = exec_module
+        return spec
+
+
+@contextlib.contextmanager
+def _stderr_to_devnull():
+    """File descriptor 2 points to /dev/null inside the block."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as devnull:
+            os.dup2(devnull.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def quiet_tensorflow() -> None:
+    """Keep TensorFlow's start-up noise out of notebooks and terminals; call before importing it."""
+    for name, value in TENSORFLOW_QUIET.items():
+        os.environ.setdefault(name, value)
+    if "tensorflow" not in sys.modules and not any(
+        isinstance(finder, _QuietImport) for finder in sys.meta_path
+    ):
+        sys.meta_path.insert(0, _QuietImport())

@@ -10,14 +10,13 @@ in Keras safe mode.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import keras
 from keras import layers
 
-from medcnn.config import CANONICAL_SIZE, CLASSES
+from medcnn.config import CANONICAL_SIZE, CLASSES, keras_home
 
 INPUT_SHAPE = (CANONICAL_SIZE, CANONICAL_SIZE, 1)
 
@@ -144,9 +143,8 @@ BACKBONES = {
 
 
 def keras_cache() -> Path:
-    """Where keras.applications caches weights: `$KERAS_HOME/models` or `~/.keras/models`."""
-    home = os.environ.get("KERAS_HOME") or Path.home() / ".keras"
-    return Path(home) / "models"
+    """Where keras.applications caches weights: `models/` under `config.keras_home()`."""
+    return keras_home() / "models"
 
 
 def cached_weights(backbone: Backbone) -> Path:

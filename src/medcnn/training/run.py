@@ -8,7 +8,6 @@ epoch per phase, for unit tests only.
 from __future__ import annotations
 
 import hashlib
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from medcnn import config
-from medcnn.config import runs_dir, smoke_mode
+from medcnn.config import runs_dir, smoke_mode, training_seed
 from medcnn.data.dataset import split_arrays
 from medcnn.evaluation.metrics import split_scores
 from medcnn.modeling.artifacts import (
@@ -56,7 +55,7 @@ class TrainRun:
 
 def default_seed() -> int:
     """`MEDCNN_SEED` (default 0): the seed notebooks train and reuse models with."""
-    return int(os.environ.get("MEDCNN_SEED", "0"))
+    return training_seed()
 
 
 def load_splits(
