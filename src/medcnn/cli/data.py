@@ -60,8 +60,13 @@ def data_build(args: argparse.Namespace) -> None:
 def data_pack(args: argparse.Namespace) -> None:
     from medcnn.data.fetch import pack_source
 
+    if not args.mirror.is_dir():
+        raise CommandError(f"{args.mirror}: no such folder; name the mirror's sources folder")
+    folders = sorted(p for p in args.mirror.iterdir() if (p / "files.csv").is_file())
+    if not folders:
+        raise CommandError(f"{args.mirror}: no source folder (a folder holding files.csv)")
     args.out.mkdir(parents=True, exist_ok=True)
-    for folder in sorted(p for p in args.mirror.iterdir() if (p / "files.csv").is_file()):
+    for folder in folders:
         digest = pack_source(folder, args.out / f"{folder.name}.tar.gz")
         print(f"{folder.name}.tar.gz  sha256 {digest}")
 
