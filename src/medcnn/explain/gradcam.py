@@ -68,12 +68,7 @@ def activation_model(model: keras.Model, path: list[keras.layers.Layer], outputs
     target = path[0]
     if len(path) == 1:
         return keras.Model(model.inputs[0], [target.output, *outputs])
-    # The nested model's own `.input`/`.output` are its inner graph's; its call in the outer
-    # graph is its inbound node (Keras 3 keeps no public accessor for it).
-    if len(target._inbound_nodes) != 1:
-        raise ValueError(f"nested model {target.name!r} must be called exactly once")
-    (node,) = target._inbound_nodes
-    (base_input,), (base_output,) = node.input_tensors, node.output_tensors
+    base_input, base_output = call_tensors(model, target)
     before = keras.Model(model.inputs[0], base_input)
     inner = activation_model(target, path[1:], target.outputs)
     after = keras.Model(base_output, outputs)
@@ -81,6 +76,42 @@ def activation_model(model: keras.Model, path: list[keras.layers.Layer], outputs
     activations, base_output = inner(before(inputs))
     rest = after(base_output)
     return keras.Model(inputs, [activations, *(rest if isinstance(rest, list) else [rest])])
+
+
+def call_tensors(model: keras.Model, nested: keras.Model) -> tuple:
+    """The outer-graph tensors into and out of `nested`, a model called once inside `model`.
+
+    A nested model's own `.input`/`.output` are its inner graph's. Who feeds it and whom it
+    feeds is read from the outer model's config (its public serialised graph); the tensors are
+    then the feeding layer's `.output` and the fed layer's `.input`.
+    """
+    if isinstance(model, keras.Sequential):
+        position = model.layers.index(nested)
+        if not 0 < position < len(model.layers) - 1:
+            raise ValueError(f"nested model {nested.name!r} must sit between two layers")
+        return model.layers[position - 1].output, model.layers[position + 1].input
+    sources = {
+        entry["name"]: history(entry["inbound_nodes"]) for entry in model.get_config()["layers"]
+    }
+    feeders = sources.get(nested.name, [])
+    fed = [name for name, names in sources.items() if nested.name in names]
+    if len(feeders) != 1 or len(fed) != 1:
+        raise ValueError(f"nested model {nested.name!r} must be called exactly once, on one input")
+    feeder, consumer = model.get_layer(feeders[0]), model.get_layer(fed[0])
+    if isinstance(feeder, keras.Model) or isinstance(consumer, keras.Model):
+        raise ValueError(f"nested model {nested.name!r} must sit between plain layers")
+    return feeder.output, consumer.input
+
+
+def history(value) -> list[str]:
+    """Names of the layers whose outputs a serialised call (`inbound_nodes`) takes."""
+    if isinstance(value, dict):
+        if value.get("class_name") == "__keras_tensor__":
+            return [value["config"]["keras_history"][0]]
+        return [name for item in value.values() for name in history(item)]
+    if isinstance(value, list | tuple):
+        return [name for item in value for name in history(item)]
+    return []
 
 
 def class_scores(head: keras.layers.Layer, features: tf.Tensor) -> tf.Tensor:
