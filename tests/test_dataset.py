@@ -7,7 +7,8 @@ import pytest
 
 from medcnn.config import CLASSES
 from medcnn.data.build import build_dataset
-from medcnn.data.dataset import label_indices, load_split, split_arrays
+from medcnn.data.dataset import label_indices, make_dataset, split_arrays
+from medcnn.data.manifest import SplitError
 from tests.conftest import synthetic_image
 
 
@@ -27,9 +28,11 @@ def processed(write_source, settings, tmp_path):
     return tmp_path / "out"
 
 
-def test_label_order_follows_classes() -> None:
-    assert list(label_indices(["other", "brain", "lung"])) == [2, 0, 1]
-    assert CLASSES == ("brain", "lung", "other")
+def test_label_indices_follow_the_order_of_classes() -> None:
+    assert list(label_indices(list(CLASSES))) == list(range(len(CLASSES)))
+    assert list(label_indices([CLASSES[2], CLASSES[0], CLASSES[2]])) == [2, 0, 2]
+    with pytest.raises(KeyError):
+        label_indices(["heart"])
 
 
 def test_split_arrays_shapes_dtypes_and_labels(processed) -> None:
@@ -47,18 +50,20 @@ def test_limit_keeps_every_class(processed) -> None:
 
 def test_batches_are_seeded_and_reshuffled(processed) -> None:
     def order(seed: int) -> list[list[int]]:
-        dataset = load_split("train", batch_size=8, shuffle=True, seed=seed, processed=processed)
+        images, labels, _ = split_arrays("train", processed)
+        dataset = make_dataset(images, labels, batch_size=8, shuffle=True, seed=seed)
         return [[int(y) for batch in dataset for y in batch[1]] for _ in range(2)]
 
     first_epoch, second_epoch = order(0)
     assert (first_epoch, second_epoch) == tuple(order(0))
     assert first_epoch != second_epoch  # reshuffled every epoch
     assert sorted(first_epoch) == sorted(second_epoch)
-    batch_images, batch_labels = next(iter(load_split("val", batch_size=4, processed=processed)))
+    images, labels, _ = split_arrays("val", processed)
+    batch_images, batch_labels = next(iter(make_dataset(images, labels, batch_size=4)))
     assert batch_images.shape[1:] == (32, 32, 1) and batch_images.dtype.name == "uint8"
     assert batch_labels.dtype.name == "int32"
 
 
 def test_unknown_split_is_a_clear_error(processed) -> None:
-    with pytest.raises(ValueError, match="'holdout' is empty or unknown"):
+    with pytest.raises(SplitError, match="'holdout' is empty or unknown"):
         split_arrays("holdout", processed)

@@ -7,7 +7,7 @@ import importlib
 import sys
 
 COMMAND_MODULES = ("data", "train", "evaluate", "predict")
-"""Modules under `medcnn.cli` that add sub-commands; a missing one is simply not offered."""
+"""Modules under `medcnn.cli` that add sub-commands, each with a `register`."""
 
 
 class CommandError(Exception):
@@ -18,13 +18,7 @@ def parser() -> argparse.ArgumentParser:
     main = argparse.ArgumentParser(prog="medcnn", description="Classify medical images.")
     commands = main.add_subparsers(dest="command", required=True)
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"medcnn.cli.{name}")
-        except ModuleNotFoundError as error:
-            if error.name != f"medcnn.cli.{name}":
-                raise
-            continue
-        module.register(commands)
+        importlib.import_module(f"medcnn.cli.{name}").register(commands)
     return main
 
 
@@ -32,11 +26,19 @@ def expected_errors() -> tuple[type[Exception], ...]:
     """Exceptions that mean bad input or a missing file, not a bug."""
     from medcnn.data.build import BuildError
     from medcnn.data.fetch import FetchError
-    from medcnn.data.manifest import ManifestError
+    from medcnn.data.manifest import ManifestError, SplitError
     from medcnn.data.sources import SourcesError
     from medcnn.modeling.artifacts import ModelLoadError
 
-    return (CommandError, BuildError, FetchError, ManifestError, SourcesError, ModelLoadError)
+    return (
+        CommandError,
+        BuildError,
+        FetchError,
+        ManifestError,
+        SplitError,
+        SourcesError,
+        ModelLoadError,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,7 +17,7 @@ import pandas as pd
 import yaml
 from tqdm.auto import tqdm
 
-from medcnn.config import CLASSES, data_dir, processed_dir, raw_dir
+from medcnn.config import CANONICAL_SIZE, CLASSES, data_dir, processed_dir, raw_dir
 from medcnn.data.dedup import (
     image_features,
     near_duplicate_pairs,
@@ -41,7 +41,7 @@ class BuildError(RuntimeError):
 class BuildSettings:
     """What `data/dataset.yml` says; see that file for the meaning of each field."""
 
-    image_size: int = 128
+    image_size: int = CANONICAL_SIZE
     seed: int = 0
     split_fractions: dict[str, float] = field(
         default_factory=lambda: {"train": 0.70, "val": 0.15, "test": 0.15}
@@ -71,15 +71,54 @@ class BuildSettings:
         return near or alike or self.is_copy(distance, correlation)
 
 
+SETTINGS_KEYS = {
+    "seed": (),
+    "split_fractions": (),
+    "external_sources": (),
+    "near_duplicate": ("max_hash_distance", "min_correlation"),
+    "near_twin": ("max_hash_distance", "min_correlation", "alike_correlation"),
+    "copy": ("max_hash_distance", "min_correlation"),
+}
+"""The keys `data/dataset.yml` may hold, and those of its nested sections."""
+
+
+def read_settings_file(path: Path) -> dict:
+    """The YAML mapping at `path`; a missing or malformed file or an unknown key is a BuildError."""
+    try:
+        values = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise BuildError(f"{path}: no build settings; restore data/dataset.yml") from None
+    except yaml.YAMLError as error:
+        where = getattr(error, "problem_mark", None)
+        line = f" at line {where.line + 1}" if where else ""
+        raise BuildError(f"{path}: not valid YAML{line}") from None
+    if not isinstance(values, dict):
+        raise BuildError(f"{path}: expected a mapping of settings, found {type(values).__name__}")
+    for key, value in values.items():
+        if key == "image_size":
+            raise BuildError(
+                f"{path}: image_size is the model's input contract, medcnn.config.CANONICAL_SIZE"
+                f" ({CANONICAL_SIZE}); remove it from this file"
+            )
+        if key not in SETTINGS_KEYS:
+            raise BuildError(f"{path}: unknown setting {key!r}; known: {', '.join(SETTINGS_KEYS)}")
+        allowed = SETTINGS_KEYS[key]
+        unknown = sorted(set(value) - set(allowed)) if allowed and isinstance(value, dict) else []
+        if unknown:
+            raise BuildError(
+                f"{path}: unknown setting {key}.{unknown[0]}; known: {', '.join(allowed)}"
+            )
+    return values
+
+
 def load_settings(path: Path | None = None) -> BuildSettings:
-    """Read `data/dataset.yml`."""
+    """Read `data/dataset.yml`; the canonical size is `config.CANONICAL_SIZE`, not a setting."""
     path = Path(path) if path else data_dir() / "dataset.yml"
-    values = yaml.safe_load(path.read_text()) or {}
+    values = read_settings_file(path)
     near = values.get("near_duplicate", {})
     twin = values.get("near_twin", {})
     copy = values.get("copy", {})
     return BuildSettings(
-        image_size=int(values.get("image_size", 128)),
         seed=int(values.get("seed", 0)),
         split_fractions=dict(values.get("split_fractions", BuildSettings().split_fractions)),
         external_sources=tuple(values.get("external_sources", ())),

@@ -14,7 +14,7 @@ import pandas as pd
 import tensorflow as tf
 
 from medcnn.config import CLASSES
-from medcnn.data.manifest import read_manifest, read_pixels
+from medcnn.data.manifest import SplitError, read_manifest, read_pixels
 
 
 def label_indices(labels: pd.Series | list[str]) -> np.ndarray:
@@ -33,7 +33,7 @@ def split_arrays(
     manifest = read_manifest(processed)
     rows = manifest.index[manifest["split"] == split].to_numpy()
     if rows.size == 0:
-        raise ValueError(
+        raise SplitError(
             f"split {split!r} is empty or unknown; "
             f"the manifest has {sorted(manifest['split'].unique())}"
         )
@@ -62,16 +62,3 @@ def make_dataset(
     if shuffle:
         dataset = dataset.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
     return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
-
-
-def load_split(
-    split: str,
-    batch_size: int = 64,
-    shuffle: bool = False,
-    seed: int = 0,
-    processed: Path | None = None,
-    limit: int | None = None,
-) -> tf.data.Dataset:
-    """A ready-to-train dataset for one split of the manifest."""
-    images, labels, _ = split_arrays(split, processed, limit, seed)
-    return make_dataset(images, labels, batch_size, shuffle, seed)

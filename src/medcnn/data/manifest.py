@@ -40,6 +40,10 @@ class ManifestError(FileNotFoundError):
     """No usable manifest: it is missing, or its pixel file is."""
 
 
+class SplitError(ValueError):
+    """The manifest has no image in the split asked for."""
+
+
 def manifest_path(processed: Path | None = None) -> Path:
     return Path(processed or processed_dir()) / MANIFEST_NAME
 

@@ -122,8 +122,6 @@ def load_model(path: Path | str | None = None) -> Any:
     """
     import keras
 
-    import medcnn.modeling.architectures  # noqa: F401  registers the custom layers
-
     path = Path(path) if path is not None else release_model_path()
     fix = "run `make model` to train and save the release model, or pass --model PATH"
     if not path.is_file():
