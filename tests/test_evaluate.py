@@ -18,7 +18,6 @@ from medcnn.data.manifest import COLUMNS, write_manifest
 from medcnn.evaluation.calibration import fit_temperature
 from medcnn.evaluation.report import (
     FolderError,
-    abstention,
     evaluate_model,
     evaluate_probabilities,
     load_folder,
@@ -29,7 +28,9 @@ from medcnn.evaluation.report import (
 )
 from medcnn.modeling.artifacts import make_card, save_model
 from medcnn.modeling.forward import class_probabilities
+from medcnn.modeling.unsure import UnsureRule
 from tests.conftest import synthetic_image
+from tests.helpers import tiny_model
 
 SIZE = 128
 REQUIRED_KEYS = {"accuracy", "macro_f1", "per_class", "confusion_matrix", "ece", "per_source"}
@@ -206,21 +207,21 @@ def test_cli_errors_are_one_line(model_file, tmp_path, capsys) -> None:
         main(["evaluate", "--split", "test", "--data", str(tmp_path)])
 
 
-def test_abstention_separates_asserted_from_withheld_answers() -> None:
-    screen = pd.DataFrame(
-        {
-            "top_class": ["brain", "lung", "other", "brain"],
-            "low_confidence": [False, True, False, False],
-            "unfamiliar": [False, False, True, False],
-        }
-    )
-    screen["unsure"] = screen["low_confidence"] | screen["unfamiliar"]
-    labels = np.array([0, 0, 2, 1])
-    table = abstention(screen, labels, groups=["a", "a", "b", "b"])
-    assert table.loc["a", "unsure"] == 0.5 and table.loc["a", "accuracy asserted"] == 1.0
-    assert table.loc["a", "accuracy of best guess when unsure"] == 0.0
-    assert table.loc["b", "unfamiliar"] == 0.5 and table.loc["b", "accuracy asserted"] == 0.0
-    assert list(abstention(screen, labels).index) == ["all"]
+def test_a_rule_adds_unsure_figures_overall_and_per_source() -> None:
+    model = tiny_model(favour="lung")  # answers lung at about 99 % whatever the image
+    images = np.random.default_rng(0).integers(0, 255, (6, 128, 128, 1), dtype=np.uint8)
+    labels = np.array([1, 1, 1, 0, 0, 2])
+    frame = pd.DataFrame({"source": ["chest"] * 3 + ["head"] * 2 + ["photo"]})
+    sure = evaluate_model(model, images, labels, frame, resamples=20, rule=UnsureRule())
+    assert sure["abstention"]["all"]["unsure_rate"] == 0.0
+    assert sure["abstention"]["all"]["asserted_error_rate"] == pytest.approx(0.5)
+    assert sure["abstention"]["chest"]["accuracy_when_sure"] == 1.0
+    assert sure["abstention"]["head"]["asserted_error_rate"] == 1.0
+    strict = UnsureRule(min_probability=0.999)
+    report = evaluate_model(model, images, labels, frame, resamples=20, rule=strict)
+    assert report["abstention"]["all"]["unsure_rate"] == 1.0
+    assert report["abstention"]["all"]["accuracy_when_sure"] is None
+    assert "abstention" not in evaluate_model(model, images, labels, frame, resamples=20)
 
 
 def test_tables_of_a_report_and_of_several_models() -> None:

@@ -274,35 +274,6 @@ def misclassified(
     return table.sort_values("probability", ascending=False, kind="stable").reset_index(drop=True)
 
 
-def abstention(screen: pd.DataFrame, labels: np.ndarray, groups=None) -> pd.DataFrame:
-    """How often the answer is "unsure", and how right the asserted and withheld answers are.
-
-    `screen` comes from `Predictor.screen`; `groups` (e.g. sources) splits the rows, else
-    one row "all".
-    """
-    frame = screen.assign(
-        right=screen["top_class"].to_numpy() == np.asarray(CLASSES)[labels],
-        group="all" if groups is None else np.asarray(groups),
-    )
-
-    def figures(part: pd.DataFrame) -> pd.Series:
-        asserted, withheld = part[~part["unsure"]], part[part["unsure"]]
-        return pd.Series(
-            {
-                "images": len(part),
-                "unsure": part["unsure"].mean(),
-                "low probability": part["low_confidence"].mean(),
-                "unfamiliar": part["unfamiliar"].mean(),
-                "accuracy asserted": asserted["right"].mean() if len(asserted) else np.nan,
-                "accuracy of best guess when unsure": withheld["right"].mean()
-                if len(withheld)
-                else np.nan,
-            }
-        )
-
-    return pd.DataFrame({name: figures(part) for name, part in frame.groupby("group")}).T
-
-
 def interval(bounds: list[float] | None) -> str:
     return "—" if bounds is None else f"[{bounds[0]:.3f}, {bounds[1]:.3f}]"
 

@@ -321,3 +321,26 @@ def plot_randomization(steps: Sequence[dict], title: str) -> Figure:
     axis.set_xlabel("randomized down to this layer (output first)")
     figure.tight_layout()
     return figure
+
+
+def plot_risk_coverage(curves: dict[str, pd.DataFrame], points: dict[str, dict]) -> Figure:
+    """Error among the answers given against the share answered, one line per split, with
+    the operating point of the "unsure" rule marked on each."""
+    figure, axis = plt.subplots(figsize=(6, 4.2))
+    for index, (split, curve) in enumerate(curves.items()):
+        color = f"C{index}"
+        axis.plot(curve["coverage"], curve["risk"], color=color, label=split)
+        point = points[split]
+        coverage = 1 - point["unsure_rate"]
+        risk = point["asserted_error_rate"] / coverage if coverage else 0.0
+        axis.plot(coverage, risk, "o", color=color, ms=8, mfc="white")
+    axis.set(
+        xlabel="coverage (share of images answered)",
+        ylabel="risk (error among the answers given)",
+        title="Risk–coverage, answering the most confident first (circle: the unsure rule)",
+        xlim=(0, 1.01),
+    )
+    axis.set_ylim(bottom=0)
+    axis.legend(frameon=False)
+    figure.tight_layout()
+    return figure

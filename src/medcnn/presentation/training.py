@@ -1,4 +1,4 @@
-"""What notebook 02 shows of the trained models: learning curves and a comparison table."""
+"""What notebook 02 shows: learning curves, comparison, folds, seeds, site augmentation."""
 
 from __future__ import annotations
 
@@ -6,8 +6,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
+import tensorflow as tf
 from matplotlib.figure import Figure
+
+from medcnn.training.augment import site_augment
 
 CURVES = (("loss", "loss (cross-entropy)"), ("accuracy", "accuracy"))
 
@@ -60,3 +64,68 @@ def comparison_table(cards: Sequence[dict[str, Any]]) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows).set_index("model")
+
+
+def fold_table(results: dict[str, Any], candidate: str = "release", seed: int = 0) -> pd.DataFrame:
+    """One row per leave-source-out fold: what it held out, its held-out macro-F1, and the
+    held-out sources' accuracy (mean and worst, with the worst source's name)."""
+    rows = {}
+    for fold, scores in results["candidates"][candidate]["runs"][str(seed)].items():
+        accuracy = pd.Series(scores["held_out"]["source_accuracy"])
+        rows[fold] = {
+            "held out": ", ".join(name for name, _ in results["folds"][fold]["held_out"]),
+            "held-out images": sum(results["folds"][fold]["held_out_images"].values()),
+            "held-out macro-F1": scores["held_out"]["macro_f1"],
+            "source accuracy, mean": accuracy.mean(),
+            "source accuracy, worst": accuracy.min(),
+            "worst source": accuracy.idxmin(),
+            "val macro-F1": scores["val"]["macro_f1"],
+        }
+    return pd.DataFrame(rows).T.rename_axis("fold")
+
+
+def seed_table(results: dict[str, Any]) -> pd.DataFrame:
+    """One row per seed of the release recipe: test and external macro-F1, the worst external
+    source, the "unsure" figures on external, and open-set images asserted brain or lung."""
+    rows = {}
+    for seed, entry in results["seeds"].items():
+        scores = entry["scores"]
+        external = scores["external"]
+        sources = pd.Series(external["source_accuracy"])
+        rows[int(seed)] = {
+            "test macro-F1": scores["test"]["macro_f1"],
+            "external macro-F1": external["macro_f1"],
+            "worst external source accuracy": sources.min(),
+            "worst external source": sources.idxmin(),
+            "external unsure rate": external["abstention"]["all"]["unsure_rate"],
+            "external asserted error rate": external["abstention"]["all"]["asserted_error_rate"],
+            "open set asserted brain/lung": scores["open_set"]["all"]["asserted_brain_or_lung"],
+            "open set images": scores["open_set"]["all"]["images"],
+        }
+    return pd.DataFrame(rows).T.rename_axis("seed")
+
+
+def plot_site_augmentation(images: np.ndarray, seed: int = 0, variants: int = 3) -> Figure:
+    """Each canonical image (top row) and `variants` site-augmented versions below it."""
+    rows = [np.asarray(images)[..., 0] if np.ndim(images) == 4 else np.asarray(images)]
+    for variant in range(variants):
+        rows.append(
+            np.stack(
+                [
+                    site_augment(
+                        image[..., np.newaxis], tf.constant([seed, variant * 997 + i])
+                    ).numpy()[..., 0]
+                    for i, image in enumerate(rows[0])
+                ]
+            )
+        )
+    figure, axes = plt.subplots(
+        len(rows), len(rows[0]), figsize=(1.6 * len(rows[0]), 1.6 * len(rows)), squeeze=False
+    )
+    for r, row in enumerate(rows):
+        for c, image in enumerate(row):
+            axes[r, c].imshow(image, cmap="gray", vmin=0, vmax=255)
+            axes[r, c].set_axis_off()
+    figure.suptitle("Site augmentation: each image (top) and three versions the training sees")
+    figure.tight_layout()
+    return figure
