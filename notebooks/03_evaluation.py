@@ -43,6 +43,21 @@
 # The same figures come from the command line, for a split or for any folder of
 # sources: `medcnn evaluate --model models/medcnn.keras --split test --json test.json`.
 
+# %% [markdown]
+# **Running this notebook elsewhere** (Colab, Binder, a laptop): the images are not
+# redistributed; `make data` rebuilds every source from its public original at a
+# pinned commit (the upstream mode of `medcnn data fetch`; see the README for how long
+# it takes and how much it downloads), or copies them from a local mirror named by
+# `MEDCNN_MIRROR`. On Colab, run this in a first cell, then open the notebook from the
+# clone:
+#
+# ```
+# !git clone --depth 1 https://github.com/medcnn/medcnn && cd medcnn && make data
+# ```
+#
+# Binder builds the environment from `environment.yml` and `postBuild`; run `make data`
+# in its terminal once.
+
 # %%
 import matplotlib.pyplot as plt
 import numpy as np
