@@ -45,9 +45,7 @@ def all_fetched(sources) -> bool:
 @pytest.fixture(scope="module")
 def built():
     sources = load_sources()
-    if find_mirror() is None and all_fetched(sources):
-        pass  # fetched from upstream: nothing to copy
-    else:
+    if find_mirror() is not None or not all_fetched(sources):  # else fetched from upstream
         fetch_sources(sources, mirror=require_mirror(), progress=False)
     report = build_dataset(progress=False)
     return sources, report, read_manifest()
