@@ -1,25 +1,36 @@
-"""Prediction latency of one image and throughput of a batch: medcnn's path against model.predict.
+"""Prediction latency of one image and of a volume, and throughput of a batch.
 
 medcnn's `Predictor.forward` runs a `tf.function` traced once; Keras' `model.predict`
-sets up a data adapter and a progress loop on every call. Both run the same model
-on the same real test-split images.
+sets up a data adapter and a progress loop on every call. The Grad-CAM of `classify` is
+traced once too (`medcnn.explain.traced`); the previous path, `grad_cam`, assembles a Keras
+gradient model per call and is timed beside it. A volume of real test-split slices, written
+as a `.nii.gz`, is answered end to end from the file, against the previous path's cost of
+one classify-with-Grad-CAM per slice. All paths run the same model on the same images.
 """
 
 from __future__ import annotations
 
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+import nibabel as nib
 import numpy as np
+from PIL import Image
 
 from medcnn.data.dataset import split_arrays
+from medcnn.explain.gradcam import grad_cam, overlay
 from medcnn.imaging.readers import DecodedImage
 from medcnn.inference.predictor import Predictor
+from medcnn.inference.study import predict_path
 
 IMAGES = 120
 BATCH = 128
 BATCH_REPEATS = 7
+VOLUME_SLICES = 100
+VOLUME_SIDE = 512
+VOLUME_REPEATS = 3
 
 
 def percentiles(call: Callable[[np.ndarray], object], images: np.ndarray) -> dict:
@@ -56,12 +67,25 @@ def prediction_latency(model_path: Path, processed: Path, limit: int | None = No
         "medcnn_classify_with_gradcam": lambda image: predictor.classify(
             DecodedImage(image[..., 0], "benchmark", *image.shape[:2]), "benchmark"
         ),
+        "medcnn_classify_with_eager_gradcam": lambda image: eager_answer(predictor, image),
     }
     result: dict = {"model": model_path.name, "model_name": model.name, "images": len(images)}
     result["single_image"] = {name: percentiles(call, images) for name, call in one.items()}
     single = result["single_image"]
+    forward = single["medcnn_forward"]["p50_ms"]
     result["p50_ratio_keras_predict_over_medcnn"] = round(
-        single["keras_predict"]["p50_ms"] / single["medcnn_forward"]["p50_ms"], 2
+        single["keras_predict"]["p50_ms"] / forward, 2
+    )
+    result["p50_ratio_classify_with_gradcam_over_forward"] = round(
+        single["medcnn_classify_with_gradcam"]["p50_ms"] / forward, 2
+    )
+    result["p50_ratio_eager_over_traced_gradcam"] = round(
+        single["medcnn_classify_with_eager_gradcam"]["p50_ms"]
+        / single["medcnn_classify_with_gradcam"]["p50_ms"],
+        2,
+    )
+    result["volume"] = volume_latency(
+        model_path, images, single["medcnn_classify_with_eager_gradcam"]["p50_ms"], limit
     )
     batch = np.resize(images, (BATCH, *images.shape[1:]))
     repeats = 1 if limit else BATCH_REPEATS
@@ -76,3 +100,51 @@ def prediction_latency(model_path: Path, processed: Path, limit: int | None = No
         rates["medcnn_forward"] / rates["keras_predict"], 2
     )
     return result
+
+
+def eager_answer(predictor: Predictor, image: np.ndarray) -> np.ndarray:
+    """The previous answer path: classify, then `grad_cam` and the overlay."""
+    pixels = image[..., 0]
+    prediction = predictor.classify(DecodedImage(pixels, "benchmark", *pixels.shape), "b", False)
+    class_index = list(prediction.probabilities).index(prediction.top_class)
+    return overlay(pixels, grad_cam(predictor.model, image.astype("float32"), class_index))
+
+
+def volume_file(images: np.ndarray, path: Path, slices: int, side: int) -> Path:
+    """A `.nii.gz` of `slices` test images, each resized to side × side, as int16."""
+    stack = [
+        np.asarray(Image.fromarray(images[i % len(images), ..., 0]).resize((side, side)))
+        for i in range(slices)
+    ]
+    voxels = np.transpose(np.stack(stack).astype(np.int16), (2, 1, 0))
+    nib.save(nib.Nifti1Image(np.ascontiguousarray(voxels), np.eye(4)), path)
+    return path
+
+
+def volume_latency(
+    model_path: Path, images: np.ndarray, eager_ms: float, limit: int | None
+) -> dict:
+    """Seconds to answer a volume file end to end (read, choose, classify, one Grad-CAM),
+    median of repeats after a warm-up, against the previous path: one classify with
+    `grad_cam` per slice (its single-image p50 × slices)."""
+    slices, side = (len(images), 128) if limit else (VOLUME_SLICES, VOLUME_SIDE)
+    with tempfile.TemporaryDirectory() as folder:
+        path = volume_file(images, Path(folder) / "volume.nii.gz", slices, side)
+        predict_path(path, model_path)
+        times = []
+        for _ in range(1 if limit else VOLUME_REPEATS):
+            start = time.perf_counter()
+            (study,) = predict_path(path, model_path)
+            times.append(time.perf_counter() - start)
+        size_mb = path.stat().st_size / 1e6
+    seconds = float(np.median(times))
+    previous = eager_ms * slices / 1e3
+    return {
+        "slices": slices,
+        "side": side,
+        "file_mb": round(size_mb, 1),
+        "slices_used": len(study.slices),
+        "seconds": round(seconds, 3),
+        "previous_path_seconds": round(previous, 2),
+        "ratio_previous_over_medcnn": round(previous / seconds, 1),
+    }

@@ -25,7 +25,9 @@ from tests.conftest import synthetic_image
 
 def tiny_model(folder: Path) -> Path:
     """An untrained original CNN saved with its card, standing in for the release model."""
-    return artifacts.save_model(original_cnn(), folder / "tiny.keras", artifacts.make_card("tiny", 0))
+    return artifacts.save_model(
+        original_cnn(), folder / "tiny.keras", artifacts.make_card("tiny", 0)
+    )
 
 
 def tiny_book(root: Path) -> Path:
@@ -85,9 +87,12 @@ def check_training(training: dict) -> None:
 
 def check_latency(latency: dict) -> None:
     assert latency["model"] == "tiny.keras" and latency["images"] >= 3
-    for path in ("medcnn_forward", "keras_predict", "medcnn_classify_with_gradcam"):
+    for path in report.LATENCY_PATHS:
         single = latency["single_image"][path]
         assert 0 < single["p50_ms"] <= single["p95_ms"]
+    volume = latency["volume"]
+    assert volume["slices"] == latency["images"] and 1 <= volume["slices_used"] <= volume["slices"]
+    assert volume["seconds"] > 0 and volume["previous_path_seconds"] > 0
     assert latency["batch"]["images_per_s"]["medcnn_forward"] > 0
     assert latency["p50_ratio_keras_predict_over_medcnn"] > 0
 
