@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from medcnn.imaging.canonical import ImageDecodeError, load_canonical, open_image, to_canonical
+from medcnn.imaging.canonical import ImageDecodeError, open_image, to_canonical
 
 
 def encode(image: Image.Image, fmt: str = "PNG", **options) -> bytes:
@@ -27,7 +27,7 @@ def test_every_mode_becomes_uint8_square(mode: str) -> None:
 
 def test_sixteen_bit_uses_full_range() -> None:
     ramp = np.linspace(0, 4095, 64 * 64).reshape(64, 64).astype(np.uint16)
-    pixels = load_canonical(encode(Image.fromarray(ramp)), size=64)
+    pixels = to_canonical(open_image(encode(Image.fromarray(ramp))), size=64)
     assert pixels.min() == 0
     assert pixels.max() == 255
 
@@ -56,4 +56,4 @@ def test_exif_orientation_is_applied() -> None:
 @pytest.mark.parametrize("payload", [b"", b"not an image", encode(Image.new("L", (9, 9)))[:30]])
 def test_undecodable_bytes_raise_clear_error(payload: bytes) -> None:
     with pytest.raises(ImageDecodeError, match="cannot decode image"):
-        load_canonical(payload)
+        to_canonical(open_image(payload))

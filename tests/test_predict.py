@@ -119,7 +119,9 @@ def test_screen_decides_as_classify_does(lung_model, tmp_path) -> None:
             assert row.top_class == answer.top_class
             assert row.unsure == (answer.label is None)
     assert list(screens["near"]["unfamiliar"]) == [False, True]
-    assert screens["none"]["distance_ratio"].isna().all() and not screens["none"]["unfamiliar"].any()
+    assert (
+        screens["none"]["distance_ratio"].isna().all() and not screens["none"]["unfamiliar"].any()
+    )
     with pytest.raises(ValueError, match="canonical pixels"):
         predictor.forward(np.zeros((4, 64, 64), np.uint8))
 

@@ -17,20 +17,19 @@ import pandas as pd
 import yaml
 from tqdm.auto import tqdm
 
-from medcnn.config import CANONICAL_SIZE, CLASSES, data_dir, processed_dir, raw_dir
+from medcnn.config import CANONICAL_SIZE, data_dir, processed_dir, raw_dir
 from medcnn.data.dedup import (
     image_features,
     near_duplicate_pairs,
     pixel_digest,
     thumbnail_vectors,
 )
+from medcnn.data.listing import ListingError, read_files_csv
 from medcnn.data.manifest import write_manifest
 from medcnn.data.sources import Source, load_sources
 from medcnn.data.split import EXTERNAL, UnionFind, assign_splits
 from medcnn.imaging.canonical import ImageDecodeError, open_image, square_resize, to_grayscale
 from medcnn.io import write_atomic
-
-CSV_COLUMNS = ("file", "label", "subtype", "modality", "view", "patient_id")
 
 
 class BuildError(RuntimeError):
@@ -171,16 +170,13 @@ def read_listing(raw: Path, sources: list[Source]) -> pd.DataFrame:
         )
     frames = []
     for source in sources:
-        frame = pd.read_csv(raw / source.slug / "files.csv", dtype=str, keep_default_na=False)
-        frame = frame.loc[:, list(CSV_COLUMNS)]
-        frame.insert(0, "source", source.slug)
-        frame.insert(0, "path", source.slug + "/" + frame["file"])
+        try:
+            frame = read_files_csv(raw / source.slug)
+        except ListingError as error:
+            raise BuildError(str(error)) from None
         frame["namespace"] = source.patient_namespace
         frames.append(frame)
     listing = pd.concat(frames, ignore_index=True)
-    bad_labels = sorted(set(listing["label"]) - set(CLASSES))
-    if bad_labels:
-        raise BuildError(f"unknown labels in files.csv: {bad_labels}")
     return listing.sort_values(["source", "file"], kind="stable").reset_index(drop=True)
 
 

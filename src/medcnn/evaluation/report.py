@@ -14,8 +14,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from medcnn.config import CANONICAL_SIZE, CLASSES
+from medcnn.config import CLASSES
 from medcnn.data.dataset import split_arrays
+from medcnn.data.listing import ListingError, read_files_csv
 from medcnn.evaluation.abstention import abstention_by_group, abstention_figures
 from medcnn.evaluation.calibration import (
     apply_temperature,
@@ -24,13 +25,11 @@ from medcnn.evaluation.calibration import (
     reliability_bins,
 )
 from medcnn.evaluation.metrics import classification_metrics, group_accuracy
-from medcnn.imaging.canonical import ImageDecodeError, load_canonical
+from medcnn.imaging.errors import UnusableImageError
+from medcnn.imaging.readers import read_image
 from medcnn.modeling.features import FeatureReference
 from medcnn.modeling.forward import Forward, class_probabilities
 from medcnn.modeling.unsure import UnsureRule
-
-LISTING_COLUMNS = ("subtype", "modality", "view", "patient_id")
-"""files.csv columns carried into the frame when present (`file` and `label` are required)."""
 
 GROUP_COLUMNS = {"per_source": "source", "per_modality": "modality"}
 
@@ -52,40 +51,32 @@ def source_folders(folder: Path) -> list[Path]:
 
 
 def read_folder_listing(folder: Path) -> pd.DataFrame:
-    """Every row of every files.csv under `folder`, with `source` and `path` (relative)."""
+    """Every row of every files.csv under `folder`, with `source`, `path` and `folder`."""
     frames = []
     for source in source_folders(folder):
-        frame = pd.read_csv(source / "files.csv", dtype=str, keep_default_na=False)
-        missing = {"file", "label"} - set(frame.columns)
-        if missing:
-            raise FolderError(f"{source / 'files.csv'}: no column {', '.join(sorted(missing))}")
-        frame = frame.reindex(columns=["file", "label", *LISTING_COLUMNS], fill_value="")
-        frame.insert(0, "source", source.name)
-        frame.insert(0, "path", source.name + "/" + frame["file"])
+        try:
+            frame = read_files_csv(source)
+        except ListingError as error:
+            raise FolderError(str(error)) from None
         frame["folder"] = str(source)
         frames.append(frame)
-    listing = pd.concat(frames, ignore_index=True)
-    unknown = sorted(set(listing["label"]) - set(CLASSES))
-    if unknown:
-        raise FolderError(f"{folder}: unknown labels {unknown}; expected some of {list(CLASSES)}")
-    return listing
+    return pd.concat(frames, ignore_index=True)
 
 
-def load_folder(
-    folder: Path, size: int = CANONICAL_SIZE
-) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
+def load_folder(folder: Path) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
     """Images (N, S, S, 1) uint8, labels (N,) int32 and rows of every readable listed image.
 
-    Decoded exactly as the dataset build decodes (`load_canonical`). Files that are missing
-    or not images are left out and listed, with the reason, in `frame.attrs["unreadable"]`.
+    Each file is read as `medcnn predict` reads it (any raster format, DICOM), into the
+    canonical pixels of the dataset build. Files that are missing or unusable are left out
+    and listed, with the one-line reason, in `frame.attrs["unreadable"]`.
     """
     listing = read_folder_listing(folder)
     pixels, kept, unreadable = [], [], []
     for row in listing.itertuples():
         try:
-            pixels.append(load_canonical(Path(row.folder) / row.file, size))
-        except (OSError, ImageDecodeError) as error:
-            unreadable.append({"path": row.path, "error": str(error).splitlines()[0]})
+            pixels.append(read_image(Path(row.folder) / row.file).pixels)
+        except UnusableImageError as error:
+            unreadable.append({"path": row.path, "error": str(error)})
             continue
         kept.append(row.Index)
     if not pixels:

@@ -74,8 +74,3 @@ def square_resize(gray: np.ndarray, size: int = CANONICAL_SIZE) -> np.ndarray:
         return square
     resized = Image.fromarray(square).resize((size, size), Image.Resampling.LANCZOS)
     return np.asarray(resized, dtype=np.uint8)
-
-
-def load_canonical(source: bytes | str | Path, size: int = CANONICAL_SIZE) -> np.ndarray:
-    """Decode and canonicalise in one call."""
-    return to_canonical(open_image(source), size)
