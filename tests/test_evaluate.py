@@ -26,11 +26,13 @@ from medcnn.evaluation.report import (
     summary,
     validation_temperature,
 )
+from medcnn.imaging.readers import read_image
 from medcnn.modeling.artifacts import make_card, save_model
 from medcnn.modeling.forward import class_probabilities
 from medcnn.modeling.unsure import UnsureRule
 from tests.conftest import synthetic_image
 from tests.helpers import tiny_model
+from tests.test_readers import dicom_bytes
 
 SIZE = 128
 REQUIRED_KEYS = {"accuracy", "macro_f1", "per_class", "confusion_matrix", "ece", "per_source"}
@@ -104,6 +106,17 @@ def test_folder_images_are_decoded_as_the_build_decodes(sources) -> None:
 def test_one_source_folder_alone_is_accepted(sources) -> None:
     _, labels, frame = load_folder(sources / "new-brain")
     assert list(labels) == [0, 0] and set(frame["source"]) == {"new-brain"}
+
+
+def test_a_dicom_file_in_a_folder_is_read_as_predict_reads_it(sources) -> None:
+    scan = np.asarray(synthetic_image(7), np.uint16) * 16
+    dicom = sources / "new-brain" / "images" / "brain" / "scan.dcm"
+    dicom.write_bytes(dicom_bytes(scan))
+    csv = sources / "new-brain" / "files.csv"
+    csv.write_text(csv.read_text() + "images/brain/scan.dcm,brain,x,CT,axial,,up/scan\n")
+    images, _, frame = load_folder(sources / "new-brain")
+    assert list(frame["path"])[-1] == "new-brain/images/brain/scan.dcm"
+    np.testing.assert_array_equal(images[-1, ..., 0], read_image(dicom).pixels)
 
 
 def test_unusable_folders_are_refused(tmp_path, sources) -> None:
