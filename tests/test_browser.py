@@ -20,6 +20,9 @@ import pytest
 
 from medcnn.config import project_root, raw_dir
 from medcnn.data.manifest import read_manifest
+from medcnn.ui.widget import STATIC_NOTE
+from tests.test_studies_release import STUDIES, class_slices
+from tests.test_volumes import nifti_bytes
 
 NOTEBOOK = project_root() / "notebooks" / "05_predict.ipynb"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -112,5 +115,37 @@ def test_upload_shows_the_class_and_the_clear_error(voila_url, tmp_path) -> None
             expect(error).to_be_visible(timeout=60_000)
             assert "Traceback" not in page.content()
             assert len(error.inner_text().splitlines()) == 1
+            assert STATIC_NOTE.split(":")[0] not in page.content()  # the page is live
+        finally:
+            browser.close()
+
+
+def brain_volume(path: Path) -> Path:
+    """A NIfTI volume of held-out brain MRI slices of one source."""
+    path.write_bytes(nifti_bytes(class_slices("brain", STUDIES["brain"]).astype("int16")))
+    return path
+
+
+def test_a_volume_upload_shows_one_study_verdict(voila_url, tmp_path) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    executable = chromium()
+    volume = brain_volume(tmp_path / "brain_volume.nii.gz")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.goto(voila_url, timeout=180_000)
+            button = page.locator("button.widget-upload").first
+            button.wait_for(state="visible", timeout=180_000)
+            with page.expect_file_chooser() as chooser:
+                button.click()
+            chooser.value.set_files([str(volume)])
+            verdict = page.get_by_text(
+                re.compile(r"brain_volume\.nii\.gz: brain \(\d+%\), \d+ of \d+ slices")
+            )
+            expect(verdict).to_be_visible(timeout=120_000)
+            expect(page.get_by_text(re.compile(r"Grad-CAM for brain, slice \d+"))).to_be_visible()
+            assert "Traceback" not in page.content()
         finally:
             browser.close()

@@ -25,6 +25,9 @@ from medcnn.imaging.errors import UnusableImageError
 from medcnn.imaging.inputs import group_uploads, read_content, read_path
 from medcnn.imaging.slices import MAX_SLICES, choose_slices
 from medcnn.imaging.volumes import Volume
+from medcnn.inference.study import predict_path
+from medcnn.presentation.studies import plot_study
+from medcnn.ui.widget import live_in_voila
 from tests.test_predict import save_tiny_model
 
 
@@ -252,3 +255,24 @@ def test_a_zip_mixing_two_series_gets_an_answer_per_series(model, tmp_path, caps
         assert "mixes 2 DICOM series" in " ".join(record["warnings"])
         assert len(record["slices"]) == record["slices_used"] == record["slices_read"]
     assert [r["slices_read"] for r in records] == [5, 7]
+
+
+def test_a_study_figure_shows_every_used_slice(model, tmp_path) -> None:
+    import matplotlib.pyplot as plt
+
+    path = tmp_path / "study.zip"
+    path.write_bytes(zip_bytes(dicom_series(numbered_slices())))
+    (study,) = predict_path(path, model)
+    figure = plot_study(study, truth="lung")
+    images = [axis for axis in figure.axes if axis.images]
+    assert len(images) == len(study.slices) + 1  # the strip and the heatmap
+    assert figure.get_suptitle().startswith("study.zip: lung (")
+    plt.close(figure)
+
+
+def test_the_static_page_note_is_hidden_when_voila_serves_the_notebook(monkeypatch) -> None:
+    monkeypatch.delenv("VOILA_KERNEL_ID", raising=False)
+    monkeypatch.delenv("VOILA_SERVER_URL", raising=False)
+    assert not live_in_voila()
+    monkeypatch.setenv("VOILA_SERVER_URL", "/")
+    assert live_in_voila()

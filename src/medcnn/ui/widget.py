@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import io
+import os
 from pathlib import Path
 
 import ipywidgets as widgets
@@ -22,6 +23,19 @@ from medcnn.presentation.figures import CLASS_COLORS
 
 IMAGE_WIDTH = "192px"
 THUMB_WIDTH = "96px"
+
+
+VOILA_VARIABLES = ("VOILA_KERNEL_ID", "VOILA_SERVER_URL")
+STATIC_NOTE = (
+    "On the static book page the button does nothing (there is no Python behind it): open "
+    "the notebook live with the launch buttons at the top of the page, or run `make serve` "
+    "for the web app."
+)
+
+
+def live_in_voila() -> bool:
+    """True in a kernel started by Voilà (`make serve`), which sets its VOILA_* variables."""
+    return any(name in os.environ for name in VOILA_VARIABLES)
 
 
 def png_bytes(pixels: np.ndarray) -> bytes:
