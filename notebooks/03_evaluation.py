@@ -221,9 +221,9 @@ for split in SPLITS:
 # measured relative to the distance that 99 % of `val` images stay under). The
 # temperature is fitted on `val`; the floor and the ceiling are chosen on the
 # held-out images of the leave-source-out folds of notebook 02 (whole training sources
-# their models never saw): of the thresholds that keep the asserted error there at
-# 0.5 % or less, those that say "unsure" least. `external` plays no part in it. The
-# rule and what it gave where it was fitted:
+# their models never saw), as the pair of least cost there when a wrong answer given as
+# sure costs ten times an "unsure" (Chow's reject option). `external` plays no part in
+# it. The rule and what it gave where it was fitted:
 
 # %%
 predictor = Predictor.from_file(release_model_path())

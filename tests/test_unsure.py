@@ -9,7 +9,7 @@ import pytest
 from medcnn.evaluation.abstention import abstention_by_group, abstention_figures, risk_coverage
 from medcnn.evaluation.open_set import open_set, open_set_table
 from medcnn.modeling.unsure import UnsureRule, load_rule, save_rule
-from medcnn.training.abstention import MAX_ASSERTED_ERROR, choose_thresholds
+from medcnn.training.abstention import choose_thresholds
 
 
 def test_abstention_figures_count_wrong_and_unflagged_among_all_images() -> None:
@@ -46,7 +46,7 @@ def test_the_rule_flags_low_probability_and_unfamiliar_images(tmp_path) -> None:
     assert load_rule(tmp_path / "other.keras").fitted_on.startswith("defaults")
 
 
-def test_thresholds_are_the_least_unsure_that_bound_the_asserted_error() -> None:
+def test_thresholds_withhold_the_unconfident_answers_when_they_are_the_wrong_ones() -> None:
     rng = np.random.default_rng(0)
     labels = rng.integers(0, 3, 2000)
     confident = rng.random(2000) < 0.9
@@ -62,9 +62,12 @@ def test_thresholds_are_the_least_unsure_that_bound_the_asserted_error() -> None
         "source": np.array(["s"] * 2000),
     }
     min_probability, max_ratio, figures = choose_thresholds([fold])
-    assert 0.55 < min_probability <= 0.97
-    assert figures["asserted_error_rate"] <= MAX_ASSERTED_ERROR
+    assert 0.55 < min_probability <= 0.97  # every unconfident answer withheld, no other
+    assert figures["asserted_error_rate"] == 0.0
     assert figures["unsure_rate"] == pytest.approx(0.1, abs=0.02)
+    fold["labels"] = predicted  # now the unconfident answers are right: worth giving
+    min_probability, _, figures = choose_thresholds([fold])
+    assert min_probability <= 0.55 and figures["unsure_rate"] == 0.0
 
 
 def test_the_open_set_is_the_same_every_run_and_its_failures_are_counted() -> None:

@@ -4,9 +4,10 @@ The temperature is fitted on the validation split. The two thresholds (calibrate
 probability, feature distance relative to the reference's threshold) are chosen on the
 images of the leave-source-out folds (`training.holdout`), each judged by its own fold's
 model, temperature and reference: whole sources those models never saw, as an upload from
-an unseen hospital would be. Among the grid points whose asserted error on those images is
-at most `MAX_ASSERTED_ERROR`, the one that says "unsure" least wins; when none reaches it,
-the one with the least asserted error, then the least "unsure". `external` is never used.
+an unseen hospital would be. The thresholds minimise the expected cost on those images,
+where an asserted wrong answer costs 1 and an "unsure" answer costs `UNSURE_COST` (Chow's
+reject option, with a wrong answer ten times as bad as a withheld one). `external` is never
+used.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from medcnn.evaluation.abstention import abstention_figures
 from medcnn.evaluation.calibration import fit_temperature
 from medcnn.modeling.unsure import UnsureRule, save_rule
 
-MAX_ASSERTED_ERROR = 0.005
-"""The asserted error (wrong and not flagged, as a share of all images) the rule aims at."""
+UNSURE_COST = 0.1
+"""What an "unsure" answer costs, against 1 for a wrong answer given as sure."""
 PROBABILITY_GRID = tuple(np.round(np.arange(0.40, 0.995, 0.01), 2).tolist())
 DISTANCE_GRID = (0.8, 0.9, 1.0, 1.1, 1.25, 1.5, 2.0, 3.0, float("inf"))
 
@@ -53,12 +54,14 @@ def judged(folds: list[dict[str, Any]], min_probability: float, max_ratio: float
 
 
 def choose_thresholds(folds: list[dict[str, Any]]) -> tuple[float, float, dict]:
-    """The grid point the module docstring describes, and its figures on the fold images."""
+    """The grid point of least cost (module docstring), and its figures on the fold images;
+    ties go to the lower probability floor and the higher distance ceiling."""
     grid = [(p, r, judged(folds, p, r)) for p in PROBABILITY_GRID for r in DISTANCE_GRID]
-    feasible = [g for g in grid if g[2]["asserted_error_rate"] <= MAX_ASSERTED_ERROR]
-    if feasible:
-        return min(feasible, key=lambda g: (g[2]["unsure_rate"], -g[0], g[1]))
-    return min(grid, key=lambda g: (g[2]["asserted_error_rate"], g[2]["unsure_rate"]))
+    return min(grid, key=lambda g: (cost(g[2]), g[0], -g[1]))
+
+
+def cost(figures: dict[str, Any]) -> float:
+    return figures["asserted_error_rate"] + UNSURE_COST * figures["unsure_rate"]
 
 
 def fit_rule(
@@ -84,7 +87,7 @@ def fit_rule(
     evidence = {
         "folds": on_folds,
         "val": abstention_figures(right, verdict["unsure"].to_numpy()),
-        "max_asserted_error": MAX_ASSERTED_ERROR,
+        "unsure_cost": UNSURE_COST,
     }
     save_rule(rule, model_path, evidence)
     return rule
