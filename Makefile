@@ -5,6 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export MEDCNN_MIRROR ?= $(abspath ../shared/data/sources)
 export KERAS_HOME := $(abspath .keras-home)
+export TF_CPP_MIN_LOG_LEVEL ?= 2  # TensorFlow's C++ INFO and WARNING lines stay out of the book
 WEIGHTS ?= ../shared/weights/keras/models
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
@@ -42,8 +43,38 @@ lint: setup  ## ruff over the package, the tests and the notebook sources
 	$(BIN)/ruff format --check src tests benchmarks $(wildcard app/*.py notebooks/*.py)
 	$(BIN)/python -m medcnn.notebook_pairing notebooks
 
-book: data  ## execute every notebook once and build the HTML book in _build/html
-	$(BIN)/jupyter-book build . -n -W --keep-going
+# The book is built from a staged copy, _book (nbmake skips paths under _build): its pages,
+# its config and every notebook executed there by nbmake (`pytest --nbmake`: a failing cell
+# fails the run, naming notebook and cell). jupyter-book then renders those outputs
+# (`execute_notebooks: off`): one execution, and the committed notebooks stay output-free. A notebook runs again only when its key changes:
+# a hash of the notebook and its .py, the package's sources, data/processed/manifest.csv and
+# models/ (`python -m benchmarks.book key`). The book's MyST pages with code cells run the same
+# way, converted by jupytext. `rm -rf _book` runs everything again.
+STAGE := _book
+NOTEBOOK_PAGES := $(wildcard notebooks/[0-9]*.ipynb) $(shell grep -l '^kernelspec:' book/*.md)
+EXECUTED := $(addprefix $(STAGE)/,$(addsuffix .ipynb,$(basename $(NOTEBOOK_PAGES))))
+
+book: data $(EXECUTED)  ## execute changed notebooks (nbmake), build the HTML book in _build/html
+	mkdir -p $(STAGE)/book && cp -a _config.yml _toc.yml $(STAGE)/
+	cp -a $(filter-out $(NOTEBOOK_PAGES),$(wildcard book/*)) $(STAGE)/book/
+	$(BIN)/jupyter-book build $(STAGE) --path-output . -n -W --keep-going
+
+$(STAGE)/%.key: FORCE
+	@mkdir -p $(@D)
+	@$(BIN)/python -m benchmarks.book key $* > $@.new
+	@if cmp -s $@.new $@; then rm $@.new; else mv $@.new $@; fi
+
+$(STAGE)/%.ipynb: $(STAGE)/%.key
+	rm -rf $(STAGE)/run/$(*F) && mkdir -p $(STAGE)/run/$(*F)
+	$(BIN)/jupytext --quiet --to ipynb -o $(STAGE)/run/$(*F)/$(*F).ipynb \
+		$(firstword $(wildcard $*.ipynb $*.md))
+	$(BIN)/python -m pytest -p no:cacheprovider --nbmake --nbmake-timeout=1800 --overwrite \
+		--junitxml=$(STAGE)/$*.xml $(STAGE)/run/$(*F)/$(*F).ipynb
+	mv $(STAGE)/run/$(*F)/$(*F).ipynb $@
+
+.PRECIOUS: $(STAGE)/%.key
+.PHONY: FORCE
+FORCE:
 
 browser:  ## Debian's chromium for the real-browser test (needs root or sudo)
 	command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
@@ -61,4 +92,4 @@ bench: data  ## speed figures, each against a baseline of the same run: benchmar
 	$(BIN)/python -m benchmarks.run
 
 clean:
-	rm -rf _build data/processed
+	rm -rf _build _book data/processed

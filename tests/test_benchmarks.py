@@ -10,10 +10,8 @@ import keras
 import matplotlib.pyplot as plt
 import nbformat
 import pytest
-from jupyter_cache import get_cache
-from jupyter_cache.base import CacheBundleIn
 
-from benchmarks import flops
+from benchmarks import book, flops
 from benchmarks.run import SECTIONS, Context, run
 from medcnn.config import CANONICAL_SIZE, CLASSES
 from medcnn.modeling import artifacts
@@ -31,7 +29,7 @@ def tiny_model(folder: Path) -> Path:
 
 
 def tiny_book(root: Path) -> Path:
-    """A book of two notebooks, one executed (in its jupyter-cache) and one not."""
+    """A book of two notebooks: one executed by nbmake (its junit record and key), one not."""
     root.mkdir()
     (root / "_toc.yml").write_text(
         "format: jb-book\nroot: intro\nchapters:\n  - file: executed\n  - file: pending\n"
@@ -46,9 +44,13 @@ def tiny_book(root: Path) -> Path:
         "---\njupytext:\n  text_representation:\n    format_name: myst\n"
         "kernelspec:\n  name: python3\n  display_name: Python 3\n---\n# Pending\n"
     )
-    cache = get_cache(root / "_build" / ".jupyter_cache")
-    bundle = CacheBundleIn(notebook, str(root / "executed.ipynb"), data={"execution_seconds": 1.5})
-    cache.cache_notebook_bundle(bundle, check_validity=False)
+    stage = root / book.STAGE
+    stage.mkdir(parents=True)
+    (stage / "executed.xml").write_text(
+        '<testsuites><testsuite timestamp="2026-01-02T03:04:05.6">'
+        '<testcase name="executed.ipynb" time="1.5"/></testsuite></testsuites>'
+    )
+    (stage / "executed.key").write_text(book.execution_key(root, root / "executed.ipynb") + "\n")
     return root
 
 
@@ -87,20 +89,30 @@ def check_training(training: dict) -> None:
 
 def check_latency(latency: dict) -> None:
     assert latency["model"] == "tiny.keras" and latency["images"] >= 3
-    for path in report.LATENCY_PATHS:
-        single = latency["single_image"][path]
-        assert 0 < single["p50_ms"] <= single["p95_ms"]
+    p50 = {path: latency["single_image"][path]["p50_ms"] for path in report.LATENCY_PATHS}
+    assert min(p50.values()) > 0
     volume = latency["volume"]
     assert volume["slices"] == latency["images"] and 1 <= volume["slices_used"] <= volume["slices"]
     assert volume["seconds"] > 0 and volume["previous_path_seconds"] > 0
     assert latency["batch"]["images_per_s"]["medcnn_forward"] > 0
-    assert latency["p50_ratio_keras_predict_over_medcnn"] > 0
+    ratio = p50["keras_predict"] / p50["medcnn_forward"]
+    assert latency["p50_ratio_keras_predict_over_medcnn"] == pytest.approx(ratio, abs=0.01)
 
 
-def check_book(book: dict) -> None:
-    executed = book["notebooks"]["executed.ipynb"]
-    assert executed["seconds"] == 1.5 and executed["current"] is True
-    assert book["total_seconds"] == 1.5 and book["not_executed"] == ["pending.md"]
+def check_book(times: dict) -> None:
+    executed = times["notebooks"]["executed.ipynb"]
+    assert executed["seconds"] == 1.5 and executed["current"] is True and executed["passed"]
+    assert executed["executed_at"] == "2026-01-02T03:04:05"
+    assert times["total_seconds"] == 1.5 and times["not_executed"] == ["pending.md"]
+
+
+def test_a_changed_notebook_is_no_longer_current(tmp_path) -> None:
+    root = tiny_book(tmp_path / "book")
+    assert book.execution_times(root)["notebooks"]["executed.ipynb"]["current"]
+    (root / "executed.ipynb").write_text(
+        (root / "executed.ipynb").read_text().replace("1 + 1", "2")
+    )
+    assert not book.execution_times(root)["notebooks"]["executed.ipynb"]["current"]
 
 
 def test_harness_writes_every_section(context, tmp_path) -> None:

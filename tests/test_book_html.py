@@ -16,6 +16,12 @@ from medcnn.config import project_root
 
 HTML = project_root() / "_build" / "html"
 ERROR_MARKERS = ("Traceback (most recent call last)", "output traceback", "output error")
+STDERR_MARKERS = (
+    "output stderr",  # myst-nb's class for a cell's stderr stream
+    "absl::InitializeLog()",
+    "oneDNN custom operations are on",
+    "cpu_feature_guard",
+)
 
 
 def toc_files() -> list[str]:
@@ -55,4 +61,11 @@ def test_notebook_pages_embed_their_figures(pages) -> None:
 def test_no_page_shows_an_error_or_traceback(pages) -> None:
     for name, html in pages.items():
         found = [marker for marker in ERROR_MARKERS if marker in html]
+        assert not found, f"{name}: {found}"
+
+
+def test_no_page_shows_stderr(pages) -> None:
+    """TensorFlow's start-up lines, warnings and progress bars stay out of the book."""
+    for name, html in pages.items():
+        found = [marker for marker in STDERR_MARKERS if marker in html]
         assert not found, f"{name}: {found}"
