@@ -6,6 +6,7 @@ import numpy as np
 
 from medcnn.modeling.artifacts import make_card
 from medcnn.modeling.features import fit_reference, save_reference
+from medcnn.modeling.unsure import UnsureRule, save_rule
 from medcnn.presentation.card import details_table, metrics_table
 
 
@@ -27,6 +28,9 @@ def card() -> dict:
         "best_epoch": 2,
         "seconds": 12.0,
         "conditions": {"cpu_cores": 2, "gpus": 0},
+        "source_power": 0.5,
+        "modality_power": 0.5,
+        "site_augmentation": {"probability": 0.5},
     }
     return make_card("tiny", 0, metrics=metrics, training=training)
 
@@ -46,4 +50,9 @@ def test_details_name_the_phases_and_the_alarm(tmp_path) -> None:
     rng = np.random.default_rng(0)
     features, labels = rng.normal(size=(60, 4)), np.repeat([0, 1, 2], 20)
     save_reference(fit_reference(features, labels, features), model)
-    assert "99% of validation" in details_table(card(), model)["unfamiliar-input alarm"]
+    details = details_table(card(), model)
+    assert "99% of validation" in details["unfamiliar-input alarm"]
+    assert details["training settings"].startswith("site augmentation on")
+    assert "no rule was fitted" in details["unsure below"]
+    save_rule(UnsureRule(min_probability=0.85, fitted_on="folds"), model)
+    assert details_table(card(), model)["unsure below"].startswith("85% top probability")

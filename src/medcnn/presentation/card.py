@@ -8,6 +8,7 @@ from typing import Any
 import pandas as pd
 
 from medcnn.modeling.features import load_reference
+from medcnn.modeling.unsure import load_rule
 
 
 def metrics_table(card: dict[str, Any]) -> pd.DataFrame:
@@ -33,6 +34,8 @@ def details_table(card: dict[str, Any], model_path: Path) -> pd.Series:
     )
     conditions = training["conditions"]
     reference = load_reference(model_path)
+    rule = load_rule(model_path)
+    augmented = training.get("site_augmentation") is not None
     return pd.Series(
         {
             "model": training["title"],
@@ -47,12 +50,27 @@ def details_table(card: dict[str, Any], model_path: Path) -> pd.Series:
             "training time": f"{training['seconds']:.0f} s on {conditions['cpu_cores']} CPU "
             f"cores, {conditions['gpus']} GPU",
             "dataset manifest sha256": card["manifest_sha256"],
+            "training settings": f"site augmentation {'on' if augmented else 'off'}"
+            f", source balancing {training['source_power']}, modality balancing "
+            f"{training['modality_power']}",
             "unfamiliar-input alarm": "none saved"
             if reference is None
-            else f"feature distance above {reference.threshold:.1f} "
-            f"({reference.quantile:.0%} of validation images fall below)",
+            else f"feature distance above {rule.max_distance_ratio:.2f} × "
+            f"{reference.threshold:.1f}, the level {reference.quantile:.0%} of validation "
+            "images stay under",
+            "unsure below": f"{rule.min_probability:.0%} top probability after temperature "
+            f"{rule.temperature:.2f} ({rule.fitted_on})",
             "trained": card["date"],
             "versions": ", ".join(f"{k} {v}" for k, v in sorted(card["versions"].items())),
         },
         name="release model",
     )
+
+
+def unsure_table(seed_results: dict[str, Any], seed: int = 0) -> pd.DataFrame:
+    """Per split and per external source: images, unsure rate, asserted error, accuracy
+    when sure, from `models/medcnn.seeds.json`."""
+    scores = seed_results["seeds"][str(seed)]["scores"]
+    rows = {("test", "all"): scores["test"]["abstention"]["all"]}
+    rows |= {("external", name): row for name, row in scores["external"]["abstention"].items()}
+    return pd.DataFrame(rows).T.rename_axis(["split", "source"])
