@@ -39,7 +39,7 @@ READABLE = "PNG, JPEG, JPEG 2000, BMP, TIFF, GIF, WebP, DICOM or NIfTI"
 NOT_IMAGES = (
     (b"%PDF", "a PDF document, not an image; export the page as PNG or JPEG"),
     (b"PK\x03\x04", "a ZIP archive or office document, not an image"),
-    (b"\x1f\x8b", "a gzip-compressed file that is not a NIfTI volume; decompress it first"),
+    (b"\x1f\x8b", "a gzip-compressed file: a .nii.gz is read as a study, else decompress it"),
     (b"{", "a JSON or text file, not an image"),
 )
 """Leading bytes of common non-images, for a message that names what the file is."""
