@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import warnings
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 
 import pydicom
@@ -95,16 +96,7 @@ def series_volumes(members: list[Member], name: str, what: str) -> list[Volume]:
     for number, files in enumerate(series.values(), start=1):
         label = name if len(series) == 1 else f"{name} [series {number} of {len(series)}]"
         volume = series_volume(files, label)
-        volumes.append(
-            Volume(
-                volume.name,
-                volume.voxels,
-                volume.kind,
-                volume.hounsfield,
-                volume.window,
-                (*notes, *volume.warnings),
-            )
-        )
+        volumes.append(replace(volume, warnings=(*notes, *volume.warnings)))
     return volumes
 
 
