@@ -17,7 +17,7 @@ from PIL import Image
 from medcnn.cli import main
 from medcnn.imaging.errors import MAX_FILE_BYTES, UnusableImageError
 from medcnn.imaging.readers import read_image
-from tests.test_predict import save_tiny_model
+from tests.helpers import save_tiny_model
 from tests.test_readers import dicom_bytes, encode, picture
 
 

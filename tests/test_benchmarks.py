@@ -18,7 +18,7 @@ from medcnn.modeling import artifacts
 from medcnn.modeling.architectures import original_cnn
 from medcnn.presentation import benchmarks as report
 from medcnn.training.recipes import RECIPES
-from tests.conftest import synthetic_image
+from tests.helpers import synthetic_image
 
 
 def tiny_model(folder: Path) -> Path:

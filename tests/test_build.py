@@ -11,7 +11,7 @@ import pytest
 from medcnn.data import build as build_module
 from medcnn.data.build import BuildError, build_dataset
 from medcnn.data.manifest import manifest_path, read_manifest, read_pixels
-from tests.conftest import brighter, synthetic_image
+from tests.helpers import brighter, synthetic_image
 
 
 @pytest.fixture

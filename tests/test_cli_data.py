@@ -9,8 +9,7 @@ import pytest
 from medcnn.cli import main
 from medcnn.config import CLASSES
 from medcnn.data.build import BuildError, BuildSettings, build_dataset, load_settings
-from tests.conftest import synthetic_image
-from tests.helpers import saved_tiny_model
+from tests.helpers import save_tiny_model, synthetic_image
 
 
 def one_line_error(capsys, argv: list[str]) -> str:
@@ -78,7 +77,7 @@ def test_evaluate_without_a_validation_split_is_one_line(write_source, tmp_path,
     processed = tmp_path / "out"
     no_val = BuildSettings(split_fractions={"train": 0.5, "test": 0.5})
     build_dataset(write_source.raw, processed, no_val, sources, progress=False)
-    model = saved_tiny_model(tmp_path)
+    model = save_tiny_model(tmp_path / "tiny.keras")
     argv = ["evaluate", "--model", str(model), "--split", "test", "--processed", str(processed)]
     error = one_line_error(capsys, [*argv, "--resamples", "10"])
     assert "'val' is empty or unknown" in error

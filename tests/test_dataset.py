@@ -9,7 +9,7 @@ from medcnn.config import CLASSES
 from medcnn.data.build import build_dataset
 from medcnn.data.dataset import label_indices, make_dataset, split_arrays
 from medcnn.data.manifest import SplitError
-from tests.conftest import synthetic_image
+from tests.helpers import synthetic_image
 
 
 @pytest.fixture

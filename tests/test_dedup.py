@@ -11,7 +11,7 @@ from medcnn.data.dedup import (
     thumbnail,
     thumbnail_vectors,
 )
-from tests.conftest import brighter, synthetic_image
+from tests.helpers import brighter, synthetic_image
 
 
 def features(images):

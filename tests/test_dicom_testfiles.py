@@ -10,7 +10,7 @@ import pytest
 
 from medcnn.imaging.errors import UnusableImageError
 from medcnn.inference.study import predict_path
-from tests.test_predict import save_tiny_model
+from tests.helpers import save_tiny_model
 
 TEST_FILES = Path(pydicom.__file__).parent / "data" / "test_files"
 MUST_DECODE = {

@@ -30,8 +30,7 @@ from medcnn.imaging.readers import read_image
 from medcnn.modeling.artifacts import make_card, save_model
 from medcnn.modeling.forward import class_probabilities
 from medcnn.modeling.unsure import UnsureRule
-from tests.conftest import synthetic_image
-from tests.helpers import tiny_model
+from tests.helpers import synthetic_image, tiny_model, write_source
 from tests.test_readers import dicom_bytes
 
 SIZE = 128
@@ -61,32 +60,19 @@ def brightness_data(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return images.astype(np.uint8), labels.astype(np.int32)
 
 
-def write_folder_source(root: Path, slug: str, label: str, images: dict[str, object]) -> None:
-    """A source laid out like the mirror; a bytes value is written as a (corrupt) file."""
-    folder = root / slug / "images" / label
-    folder.mkdir(parents=True)
-    rows = ["file,label,subtype,modality,view,patient_id,original_path"]
-    for stem, image in images.items():
-        if isinstance(image, bytes):
-            (folder / f"{stem}.jpg").write_bytes(image)
-        elif image is not None:
-            image.save(folder / f"{stem}.jpg", "JPEG", quality=90)
-        rows.append(f"images/{label}/{stem}.jpg,{label},x,CT,axial,,up/{stem}")
-    (root / slug / "files.csv").write_text("\n".join(rows) + "\n")
-
-
 @pytest.fixture
 def sources(tmp_path: Path) -> Path:
     """Two unseen sources: one with an RGB non-square image, one with a corrupt and a
     missing file."""
     root = tmp_path / "unseen"
     wide = Image.merge("RGB", [synthetic_image(s, (90, 60)) for s in (1, 2, 3)])
-    write_folder_source(root, "new-brain", "brain", {"a": synthetic_image(4), "wide": wide})
-    write_folder_source(
+    write_source(root, "new-brain", "brain", {"a": synthetic_image(4), "wide": wide}, modality="CT")
+    write_source(
         root,
         "new-other",
         "other",
         {"b": synthetic_image(5), "c": synthetic_image(6), "bad": b"not a jpeg", "gone": None},
+        modality="CT",
     )
     return root
 

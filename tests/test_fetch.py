@@ -27,6 +27,7 @@ from medcnn.data.fetch import (
     verify_source_folder,
 )
 from medcnn.data.sources import Archive, Source
+from tests.helpers import write_source
 
 SLUG = "tiny-brain"
 
@@ -34,30 +35,10 @@ SLUG = "tiny-brain"
 
 
 def make_source_folder(root: Path, slug: str = SLUG) -> Source:
-    """Write `root/<slug>/` like a mirror folder (two JPEGs) and return its matching Source."""
-    folder = root / slug
-    (folder / "images" / "brain").mkdir(parents=True)
-    rows = ["file,label,subtype,modality,view,patient_id,original_path"]
-    for index in range(2):
-        name = f"images/brain/{slug}_{index}.jpg"
-        Image.new("L", (8, 8), color=40 + 100 * index).save(folder / name, "JPEG")
-        rows.append(f"{name},brain,tumour,MRI,axial,p{index},upstream/{index}.png")
-    (folder / "files.csv").write_text("\n".join(rows) + "\n")
-    (folder / "SOURCE.md").write_text(f"# {slug}\n")
-    return Source(
-        slug=slug,
-        label="brain",
-        title=f"Tiny {slug}",
-        upstream="https://example.org",
-        repository="example/tiny",
-        commit="0" * 40,
-        licence="CC0",
-        citation="none",
-        bibkey="tiny",
-        images=2,
-        files_csv_sha256=sha256_of(folder / "files.csv"),
-        patient_namespace=slug,
-    )
+    """Write `root/<slug>/` like a mirror folder (two brain JPEGs) and return its Source."""
+    images = {f"{slug}_{index}": Image.new("L", (8, 8), color=40 + 100 * index) for index in (0, 1)}
+    patients = {stem: f"p{index}" for index, stem in enumerate(images)}
+    return write_source(root, slug, "brain", images, patients)
 
 
 def sha256_of(path: Path) -> str:

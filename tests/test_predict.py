@@ -5,10 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import keras
 import numpy as np
 import pytest
-from PIL import Image
 
 from medcnn.cli import main
 from medcnn.config import CLASSES
@@ -17,43 +15,7 @@ from medcnn.inference.predictor import Predictor, load_predictor, predict
 from medcnn.modeling import artifacts
 from medcnn.modeling.artifacts import ModelLoadError
 from medcnn.modeling.features import FeatureReference, fit_reference, load_reference, save_reference
-
-
-def tiny_model(favour: str | None = None, convolution: bool = True) -> keras.Model:
-    """A contract-shaped model: (128, 128, 1) pixels 0-255 → softmax over CLASSES.
-
-    `favour` makes the head almost ignore the image and answer that class with ~99 %;
-    without it the model is near-uniform, i.e. unsure.
-    """
-    keras.utils.set_random_seed(0)
-    image = keras.Input((128, 128, 1), name="image")
-    x = keras.layers.Rescaling(1 / 255)(image)
-    if convolution:
-        x = keras.layers.Conv2D(4, 5, strides=4, activation="relu", name="conv")(x)
-        x = keras.layers.GlobalAveragePooling2D()(x)
-    else:
-        x = keras.layers.Flatten()(keras.layers.AveragePooling2D(16)(x))
-    features = keras.layers.Dense(8, activation="relu", name="features")(x)
-    head = keras.layers.Dense(len(CLASSES), activation="softmax", name="head")
-    model = keras.Model(image, head(features))
-    bias = np.zeros(len(CLASSES), np.float32)
-    if favour is not None:
-        bias[CLASSES.index(favour)] = 6.0
-    head.set_weights([head.get_weights()[0] * 0.01, bias])
-    return model
-
-
-def save_tiny_model(path: Path, favour: str | None = None, convolution: bool = True) -> Path:
-    card = artifacts.make_card("tiny", seed=0)
-    return artifacts.save_model(tiny_model(favour, convolution), path, card)
-
-
-def scan_png(path: Path) -> Path:
-    rows, cols = np.mgrid[0:80, 0:100]
-    Image.fromarray((100 + 80 * np.sin(rows / 7.0) * np.cos(cols / 11.0)).astype(np.uint8)).save(
-        path
-    )
-    return path
+from tests.helpers import save_tiny_model, scan_png
 
 
 @pytest.fixture(scope="module")

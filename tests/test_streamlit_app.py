@@ -8,7 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from medcnn.modeling import artifacts
-from tests.test_predict import save_tiny_model, scan_png
+from tests.helpers import save_tiny_model, scan_png
 
 APP = Path(__file__).resolve().parents[1] / "app" / "streamlit_app.py"
 

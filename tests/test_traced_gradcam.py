@@ -8,8 +8,8 @@ import pytest
 from medcnn.explain.gradcam import grad_cam, overlay
 from medcnn.explain.traced import GradCam
 from medcnn.inference.predictor import Predictor
+from tests.helpers import tiny_model
 from tests.test_explain import images, model  # noqa: F401  (fixtures)
-from tests.test_predict import tiny_model
 
 
 def test_batched_traced_maps_match_grad_cam(model, images) -> None:  # noqa: F811

@@ -17,7 +17,7 @@ from medcnn.training import run as train
 from medcnn.training.fit import distribution_strategy, fit_recipe, sample_weights
 from medcnn.training.recipes import RECIPES, Phase, Recipe
 from medcnn.training.run import train_model
-from tests.conftest import synthetic_image
+from tests.helpers import synthetic_image
 
 
 def striped(count: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

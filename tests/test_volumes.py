@@ -28,7 +28,7 @@ from medcnn.imaging.volumes import Volume
 from medcnn.inference.study import predict_path
 from medcnn.presentation.studies import plot_study
 from medcnn.ui.widget import live_in_voila
-from tests.test_predict import save_tiny_model
+from tests.helpers import save_tiny_model
 
 
 def nifti_bytes(slices: np.ndarray, affine: np.ndarray | None = None, compress: bool = True):

@@ -9,7 +9,7 @@ import pytest
 
 from medcnn.config import CLASSES
 from medcnn.ui.widget import PredictionWidget
-from tests.test_predict import save_tiny_model, scan_png
+from tests.helpers import save_tiny_model, scan_png
 
 
 def uploaded(name: str, content: bytes) -> dict:
