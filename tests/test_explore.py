@@ -11,7 +11,6 @@ matplotlib.use("Agg")
 import numpy as np
 import pandas as pd
 import pytest
-from matplotlib.figure import Figure
 
 from medcnn.config import CLASSES
 from medcnn.data import explore
@@ -81,21 +80,105 @@ def test_copies_of_low_texture_are_alike_beyond_the_hash_criterion() -> None:
     assert settings.is_near_twin(20, 0.96) and not settings.is_near_duplicate(20, 0.96)
 
 
-def test_figures_draw_from_the_tables(manifest, pixels) -> None:
-    figures = [
-        plots.plot_class_balance(explore.split_table(manifest)),
-        plots.plot_source_balance(explore.source_split_table(manifest)),
-        plots.plot_image_grid(pixels[:5], ["a"] * 5, columns=3, title="grid"),
-        plots.plot_size_distribution(manifest),
-        plots.plot_intensity_distribution(pixels, manifest["label"]),
-        plots.plot_group_sizes(manifest),
-        plots.plot_pair_examples(pixels, explore.near_pairs_frame(pixels).head(2), ["x", "y"]),
+def rgba(color) -> tuple[float, ...]:
+    return tuple(float(c) for c in matplotlib.colors.to_rgba(color))
+
+
+def test_class_balance_bars_are_the_split_counts_in_class_colours(manifest) -> None:
+    table = explore.split_table(manifest)
+    figure = plots.plot_class_balance(table)
+    axis = figure.axes[0]
+    assert [tick.get_text() for tick in axis.get_xticklabels()] == list(explore.SPLIT_ORDER)
+    assert [text.get_text() for text in axis.get_legend().get_texts()] == list(CLASSES)
+    assert axis.get_title() == "Images per split and class" and axis.get_ylabel() == "images"
+    bottom = np.zeros(len(explore.SPLIT_ORDER))
+    for name, bars in zip(CLASSES, axis.containers, strict=True):
+        counts = table.loc[list(explore.SPLIT_ORDER), name].to_numpy()
+        assert [bar.get_height() for bar in bars] == list(counts)
+        assert [bar.get_y() for bar in bars] == list(bottom)  # stacked on the classes before
+        assert {rgba(bar.get_facecolor()) for bar in bars} == {rgba(plots.CLASS_COLORS[name])}
+        bottom += counts
+    assert list(bottom) == list(table.loc[list(explore.SPLIT_ORDER), "total"])
+    matplotlib.pyplot.close(figure)
+
+
+def test_source_balance_stacks_each_source_by_split_in_its_class_colour(manifest) -> None:
+    table = explore.source_split_table(manifest)
+    figure = plots.plot_source_balance(table)
+    axis = figure.axes[0]
+    bars = axis.patches
+    sources = len(table)
+    assert len(bars) == sources * len(table.columns)
+    for column, split in enumerate(table.columns):
+        drawn = bars[column * sources : (column + 1) * sources]
+        assert [bar.get_width() for bar in drawn] == list(table[split])
+    totals = [bar.get_x() + bar.get_width() for bar in bars[-sources:]]
+    assert totals == list(manifest.groupby("source").size().loc[table.index.get_level_values(1)])
+    for bar, (label, _) in zip(bars, list(table.index) * len(table.columns), strict=True):
+        assert rgba(bar.get_facecolor()) == rgba(plots.CLASS_COLORS[label])
+    assert [text.get_text() for text in axis.get_legend().get_texts()] == [
+        "train",
+        "val",
+        "test",
+        "external",
     ]
-    for figure in figures:
-        assert isinstance(figure, Figure) and figure.axes
-        titled = [axis.get_title() for axis in figure.axes] + [figure.get_suptitle()]
-        assert any(titled) or len(figure.axes) > 2
-        matplotlib.pyplot.close(figure)
+    matplotlib.pyplot.close(figure)
+
+
+def test_image_grid_draws_each_image_once_with_its_caption(pixels) -> None:
+    captions = ["a", "b", "c", "d", "e"]
+    figure = plots.plot_image_grid(pixels[:5], captions, columns=3, title="grid")
+    drawn = [axis for axis in figure.axes if axis.images]
+    assert len(figure.axes) == 6 and len(drawn) == 5
+    assert [axis.get_title() for axis in drawn] == captions
+    for axis, image in zip(drawn, pixels[:5], strict=True):
+        np.testing.assert_array_equal(axis.images[0].get_array(), image)
+    assert figure.get_suptitle() == "grid"
+    matplotlib.pyplot.close(figure)
+
+
+def test_size_distribution_plots_every_image_in_its_class_colour(manifest) -> None:
+    figure = plots.plot_size_distribution(manifest)
+    sizes, aspects = figure.axes
+    for name, points in zip(CLASSES, sizes.collections, strict=True):
+        rows = manifest[manifest["label"] == name]
+        np.testing.assert_array_equal(points.get_offsets(), rows[["width", "height"]].to_numpy())
+        assert rgba(points.get_facecolor()[0])[:3] == rgba(plots.CLASS_COLORS[name])[:3]
+    assert sum(bar.get_height() for bar in aspects.patches) == len(manifest)
+    assert [text.get_text() for text in aspects.get_legend().get_texts()] == list(CLASSES)
+    assert (sizes.get_xlabel(), sizes.get_ylabel()) == ("width (px)", "height (px)")
+    matplotlib.pyplot.close(figure)
+
+
+def test_intensity_histograms_count_each_class(manifest, pixels) -> None:
+    figure = plots.plot_intensity_distribution(pixels, manifest["label"])
+    for axis in figure.axes:
+        per_class = np.array_split(np.array(axis.patches), len(CLASSES))
+        for name, bars in zip(CLASSES, per_class, strict=True):
+            assert sum(bar.get_height() for bar in bars) == (manifest["label"] == name).sum()
+            assert rgba(bars[0].get_facecolor())[:3] == rgba(plots.CLASS_COLORS[name])[:3]
+    titles = [axis.get_title() for axis in figure.axes]
+    assert titles == ["Mean intensity per image", "Contrast per image"]
+    matplotlib.pyplot.close(figure)
+
+
+def test_group_sizes_title_and_histogram_count_the_groups(manifest) -> None:
+    figure = plots.plot_group_sizes(manifest)
+    axis = figure.axes[0]
+    assert axis.get_title() == "11 groups: patients joined with their near twins"
+    assert sum(bar.get_height() for bar in axis.patches) == manifest["group"].nunique()
+    matplotlib.pyplot.close(figure)
+
+
+def test_pair_examples_show_each_image_above_its_twin(pixels) -> None:
+    pairs = explore.near_pairs_frame(pixels).head(2)
+    figure = plots.plot_pair_examples(pixels, pairs, ["x", "y"])
+    top, bottom = figure.axes[:2], figure.axes[2:]
+    for column, pair in enumerate(pairs.itertuples()):
+        np.testing.assert_array_equal(top[column].images[0].get_array(), pixels[pair.first])
+        np.testing.assert_array_equal(bottom[column].images[0].get_array(), pixels[pair.second])
+    assert [axis.get_title() for axis in top] == ["x", "y"]
+    matplotlib.pyplot.close(figure)
 
 
 def test_class_modality_table_counts_each_class_by_modality(manifest) -> None:
