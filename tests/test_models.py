@@ -102,7 +102,26 @@ def test_transfer_model_nests_a_frozen_pretrained_base() -> None:
     trainable = [layer for layer in base.layers if layer.trainable]
     assert unfrozen == len(trainable) > 0
     assert not any(isinstance(layer, keras.layers.BatchNormalization) for layer in trainable)
-    assert not base.layers[0].trainable or base.layers[0].weights == []
+
+
+@needs_mobilenet
+def test_fine_tuning_moves_only_the_unfrozen_top_of_the_base() -> None:
+    model = models.transfer_model(size=32)
+    models.unfreeze_top(model, 0.3)
+    base = models.base_model(model)
+    before = {layer.name: [w.numpy().copy() for w in layer.weights] for layer in base.layers}
+    model.compile(optimizer=keras.optimizers.SGD(0.5), loss="sparse_categorical_crossentropy")
+    model.fit(images(8), np.arange(8) % len(CLASSES), batch_size=8, epochs=1, verbose=0)
+    moved = {
+        layer.name
+        for layer in base.layers
+        if any(
+            not np.array_equal(old, new.numpy())
+            for old, new in zip(before[layer.name], layer.weights, strict=True)
+        )
+    }
+    trainable = {layer.name for layer in base.layers if layer.trainable and layer.weights}
+    assert moved and moved <= trainable  # frozen layers and every BatchNorm statistic kept
 
 
 def test_save_and_load_keep_model_and_card(tmp_path) -> None:
@@ -118,6 +137,47 @@ def test_save_and_load_keep_model_and_card(tmp_path) -> None:
     assert saved["classes"] == list(CLASSES) and saved["input_shape"] == [128, 128, 1]
     assert saved["seed"] == 3 and saved["metrics"] == metrics
     assert {"tensorflow", "keras"} <= set(saved["versions"]) and saved["date"]
+
+
+def small_model(size: int = 128, outputs: int = len(CLASSES)) -> keras.Model:
+    inputs = keras.Input((size, size, 1))
+    pooled = keras.layers.GlobalAveragePooling2D()(inputs)
+    return keras.Model(inputs, keras.layers.Dense(outputs, activation="softmax")(pooled))
+
+
+def test_a_card_with_another_class_order_is_refused(tmp_path) -> None:
+    path = save_model(small_model(), tmp_path / "m.keras", make_card("m", 0, processed=tmp_path))
+    card = json.loads(path.with_suffix(".json").read_text())
+    card["classes"] = list(reversed(CLASSES))
+    path.with_suffix(".json").write_text(json.dumps(card))
+    with pytest.raises(ModelLoadError) as error:
+        load_model(path)
+    message = str(error.value)
+    assert "\n" not in message and message.startswith(str(path.with_suffix(".json")))
+    assert f"predicts {list(reversed(CLASSES))}, medcnn expects {list(CLASSES)}" in message
+
+
+@pytest.mark.parametrize(
+    ("size", "outputs", "takes", "gives"),
+    [(64, 3, "(None, 64, 64, 1)", "(None, 3)"), (128, 2, "(None, 128, 128, 1)", "(None, 2)")],
+    ids=["input-64px", "two-classes"],
+)
+def test_a_model_of_another_shape_is_refused(tmp_path, size, outputs, takes, gives) -> None:
+    card = make_card("m", 0, processed=tmp_path)  # says 128 × 128 × 1 → three classes
+    path = save_model(small_model(size, outputs), tmp_path / "m.keras", card)
+    with pytest.raises(ModelLoadError) as error:
+        load_model(path)
+    message = str(error.value)
+    assert "\n" not in message and message.startswith(str(path))
+    assert f"model takes {takes} and gives {gives}" in message
+    assert "expected (None, 128, 128, 1) → (None, 3)" in message and "make model" in message
+
+
+def test_a_card_promising_another_input_is_refused(tmp_path) -> None:
+    card = make_card("m", 0, processed=tmp_path) | {"input_shape": [64, 64, 1]}
+    path = save_model(small_model(), tmp_path / "m.keras", card)
+    with pytest.raises(ModelLoadError, match=r"expected \(None, 64, 64, 1\)"):
+        load_model(path)
 
 
 def test_corrupt_model_file_is_one_clear_line(tmp_path) -> None:
