@@ -8,7 +8,7 @@ import pytest
 from medcnn.config import CLASSES
 from medcnn.data.build import build_dataset
 from medcnn.data.dataset import label_indices, make_dataset, split_arrays
-from medcnn.data.manifest import SplitError
+from medcnn.data.manifest import ManifestError, SplitError, read_manifest, read_pixels
 from tests.helpers import synthetic_image
 
 
@@ -67,3 +67,20 @@ def test_batches_are_seeded_and_reshuffled(processed) -> None:
 def test_unknown_split_is_a_clear_error(processed) -> None:
     with pytest.raises(SplitError, match="'holdout' is empty or unknown"):
         split_arrays("holdout", processed)
+
+
+def test_a_missing_pixel_file_is_a_manifest_error_that_says_to_rebuild(processed) -> None:
+    (pixels,) = processed.glob("pixels-*.npy")
+    pixels.unlink()
+    for read in (lambda: read_pixels(processed), lambda: split_arrays("train", processed)):
+        with pytest.raises(ManifestError) as error:
+            read()
+        message = str(error.value)
+        assert message.startswith(str(pixels)) and "\n" not in message
+        assert "pixel file is missing; run `medcnn data build` again" in message
+
+
+def test_a_missing_manifest_is_a_manifest_error_that_says_to_build(tmp_path) -> None:
+    for read in (read_manifest, read_pixels):
+        with pytest.raises(ManifestError, match="no manifest; run `medcnn data build` first"):
+            read(tmp_path / "empty")
