@@ -9,6 +9,7 @@ import pydicom
 import pytest
 from PIL import Image
 from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.pixels import convert_color_space
 from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
 
 from medcnn.imaging.canonical import open_image, square_resize, to_canonical
@@ -54,6 +55,23 @@ def dicom_bytes(frames: np.ndarray, **attributes) -> bytes:
         setattr(dataset, key, value)
     buffer = io.BytesIO()
     pydicom.dcmwrite(buffer, dataset, enforce_file_format=True)
+    return buffer.getvalue()
+
+
+def colour_dicom_bytes(rgb: np.ndarray, photometric: str = "RGB", planar: int = 0) -> bytes:
+    """A Part 10 DICOM file holding one 8-bit colour frame (R, C, 3) given as RGB."""
+    content = pydicom.dcmread(io.BytesIO(dicom_bytes(rgb[..., 0].astype(np.uint16))))
+    samples = convert_color_space(rgb, "RGB", photometric) if photometric != "RGB" else rgb
+    if planar:
+        samples = samples.transpose(2, 0, 1)
+    content.SamplesPerPixel = 3
+    content.PhotometricInterpretation = photometric
+    content.PlanarConfiguration = planar
+    content.BitsAllocated = content.BitsStored = 8
+    content.HighBit = 7
+    content.PixelData = np.ascontiguousarray(samples, dtype=np.uint8).tobytes()
+    buffer = io.BytesIO()
+    pydicom.dcmwrite(buffer, content, enforce_file_format=True)
     return buffer.getvalue()
 
 
@@ -146,6 +164,30 @@ def test_multi_frame_dicom_gives_the_middle_frame() -> None:
     decoded = read_image(dicom_bytes(frames))
     np.testing.assert_array_equal(decoded.pixels, read_image(dicom_bytes(frames[1])).pixels)
     assert decoded.warnings == ("multi-frame DICOM (3 frames): classified the middle frame",)
+
+
+def colour_picture() -> np.ndarray:
+    """Three different channels, so a single channel read as gray would not pass."""
+    gray = picture()
+    return np.stack([gray, gray[::-1], 255 - gray], axis=-1)
+
+
+@pytest.mark.parametrize("planar", [0, 1], ids=["interleaved", "planar"])
+def test_rgb_dicom_gives_the_grayscale_of_the_same_rgb_png(planar: int) -> None:
+    rgb = colour_picture()
+    decoded = read_image(colour_dicom_bytes(rgb, planar=planar))
+    expected = read_image(encode(Image.fromarray(rgb), "PNG")).pixels
+    assert decoded.kind == "DICOM" and (decoded.width, decoded.height) == (96, 64)
+    assert decoded.pixels.shape == (128, 128) and decoded.pixels.dtype == np.uint8
+    np.testing.assert_array_equal(decoded.pixels, expected)
+    assert mean_difference(decoded.pixels, square_resize(rgb[..., 0])) > 10
+
+
+def test_ybr_dicom_is_converted_to_rgb_before_grayscale() -> None:
+    rgb = colour_picture()
+    decoded = read_image(colour_dicom_bytes(rgb, photometric="YBR_FULL"))
+    expected = read_image(encode(Image.fromarray(rgb), "PNG")).pixels
+    assert np.abs(decoded.pixels.astype(int) - expected).max() <= 2
 
 
 def test_dicom_without_preamble_is_recognised_by_its_name() -> None:
