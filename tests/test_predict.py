@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,14 @@ from medcnn.imaging.readers import DecodedImage, read_image
 from medcnn.inference.predictor import Predictor, load_predictor, predict
 from medcnn.modeling import artifacts
 from medcnn.modeling.artifacts import ModelLoadError
-from medcnn.modeling.features import FeatureReference, fit_reference, load_reference, save_reference
+from medcnn.modeling.features import (
+    FeatureReference,
+    fit_reference,
+    load_reference,
+    reference_path,
+    save_reference,
+)
+from medcnn.modeling.unsure import UnsureRule, rule_path, save_rule
 from tests.helpers import save_tiny_model, scan_png
 
 
@@ -129,6 +137,42 @@ def test_default_is_the_release_model(monkeypatch, tmp_path) -> None:
         load_predictor()
     save_tiny_model(tmp_path / "medcnn.keras", favour="brain")
     assert predict(scan_png(tmp_path / "scan.png"), explain=False).label == "brain"
+
+
+def touched(path: Path, text: str | None = None) -> None:
+    """Rewrite `path` (with `text` when given) and move its mtime on, as a later save would."""
+    if text is not None:
+        path.write_text(text)
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+
+
+def test_the_cached_predictor_is_reloaded_when_a_file_beside_the_model_changes(tmp_path) -> None:
+    model = save_tiny_model(tmp_path / "cached.keras", favour="lung")
+    first = load_predictor(model)
+    assert load_predictor(model) is first  # nothing changed: the same Predictor
+
+    card = json.loads(artifacts.card_path(model).read_text())
+    touched(artifacts.card_path(model), json.dumps(card | {"name": "renamed"}))
+    renamed = load_predictor(model)
+    assert renamed is not first and renamed.model.medcnn_card["name"] == "renamed"
+
+    save_reference(FeatureReference(np.zeros((3, 8)), np.eye(8), threshold=1.0), model)
+    referenced = load_predictor(model)
+    assert referenced is not renamed and referenced.reference.threshold == 1.0
+    save_reference(FeatureReference(np.zeros((3, 8)), np.eye(8), threshold=2.0), model)
+    touched(reference_path(model))
+    assert load_predictor(model).reference.threshold == 2.0
+
+    save_rule(UnsureRule(min_probability=0.9), model)
+    ruled = load_predictor(model)
+    assert ruled.rule.min_probability == 0.9 and load_predictor(model) is ruled
+    rule_path(model).unlink()
+    unruled = load_predictor(model)
+    assert unruled is not ruled and unruled.rule == UnsureRule()
+
+    touched(model)
+    assert load_predictor(model) is not unruled
 
 
 def test_cli_json_lists_every_file(lung_model, tmp_path, capsys) -> None:

@@ -24,9 +24,9 @@ from medcnn.explain.traced import GradCam
 from medcnn.imaging.readers import DecodedImage, ImageSource, read_image
 from medcnn.io import one_line
 from medcnn.modeling import artifacts
-from medcnn.modeling.features import FeatureReference, load_reference
+from medcnn.modeling.features import FeatureReference, load_reference, reference_path
 from medcnn.modeling.forward import Forward
-from medcnn.modeling.unsure import UnsureRule, load_rule
+from medcnn.modeling.unsure import UnsureRule, load_rule, rule_path
 
 logger = logging.getLogger("medcnn.inference")
 
@@ -179,17 +179,29 @@ class Predictor:
 
 
 def load_predictor(model_path: Path | str | None = None) -> Predictor:
-    """A cached Predictor for a model file (default: the release model), reloaded if it changes."""
+    """A cached Predictor for a model file (default: the release model).
+
+    It is loaded afresh when the model file, its card, its out-of-distribution reference or
+    its unsure rule changes, appears or disappears: the cache is keyed on all four files'
+    modification times and sizes.
+    """
     path = Path(model_path) if model_path is not None else artifacts.release_model_path()
+    companions = (path, artifacts.card_path(path), reference_path(path), rule_path(path))
+    return cached_predictor(str(path), tuple(file_stamp(file) for file in companions))
+
+
+def file_stamp(path: Path) -> tuple[int, int] | None:
+    """(modification time in ns, size) of a file, or None when it is missing."""
     try:
-        stamp = path.stat().st_mtime_ns
+        stat = path.stat()
     except OSError:
-        stamp = None
-    return cached_predictor(str(path), stamp)
+        return None
+    return stat.st_mtime_ns, stat.st_size
 
 
 @lru_cache(maxsize=2)
-def cached_predictor(path: str, stamp: int | None) -> Predictor:
+def cached_predictor(path: str, stamps: tuple[tuple[int, int] | None, ...]) -> Predictor:
+    """The Predictor of `path`; `stamps` (see `load_predictor`) only key the cache."""
     return Predictor.from_file(path)
 
 
