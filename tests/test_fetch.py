@@ -30,6 +30,7 @@ from medcnn.data.sources import Archive, Source
 from tests.helpers import write_source
 
 SLUG = "tiny-brain"
+FIX = "pass --mirror or set MEDCNN_MIRROR"
 
 # --- fake sources -----------------------------------------------------------------------------
 
@@ -208,8 +209,17 @@ def zip_symlink(name: str) -> zipfile.ZipInfo:
 # --- verification -----------------------------------------------------------------------------
 
 
-def test_verify_accepts_matching_folder(source: Source, mirror: Path) -> None:
-    verify_source_folder(source, mirror / SLUG)
+def test_verify_accepts_a_matching_folder_whatever_else_it_holds(
+    source: Source, mirror: Path
+) -> None:
+    folder = mirror / SLUG
+    (folder / MARKER).write_text("anything\n")
+    (folder / "images" / "brain" / "unlisted.jpg").write_bytes(b"not listed, not checked")
+    next(folder.glob("images/brain/*.jpg")).write_bytes(b"contents are not hashed")
+    assert verify_source_folder(source, folder) is None
+    (folder / "files.csv").write_text((folder / "files.csv").read_text() + "\n")
+    with pytest.raises(FetchError, match="files.csv sha256 mismatch"):
+        verify_source_folder(source, folder)  # the one byte that is checked: the listing
 
 
 def more_images_expected(source: Source, folder: Path) -> Source:
@@ -275,12 +285,6 @@ def test_tampered_fetched_copy_is_fetched_again(source: Source, mirror: Path, ra
     verify_source_folder(source, raw / SLUG)
 
 
-def test_slug_missing_from_mirror(source: Source, raw: Path, tmp_path: Path) -> None:
-    with pytest.raises(FetchError, match=f"{SLUG}: not in mirror"):
-        fetch_source(source, raw, tmp_path / "elsewhere", progress=False)
-    assert not (raw / SLUG).exists()
-
-
 def test_altered_mirror_leaves_nothing(source: Source, mirror: Path, raw: Path) -> None:
     with (mirror / SLUG / "files.csv").open("a") as listing:
         listing.write("images/brain/extra.jpg,brain,tumour,MRI,axial,p9,x\n")
@@ -302,9 +306,17 @@ def test_good_copy_survives_failed_refetch(source: Source, mirror: Path, raw: Pa
     assert leftovers(raw) == []
 
 
-def test_no_mirror_and_no_archive(source: Source, raw: Path) -> None:
-    with pytest.raises(FetchError, match="pass --mirror or set MEDCNN_MIRROR"):
-        fetch_source(source, raw, None, progress=False)
+def test_no_mirror_and_no_archive_is_one_line_and_writes_nothing(
+    source: Source, raw: Path, tmp_path: Path
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    for mirror, where in ((None, "no mirror"), (elsewhere, f"not in mirror {elsewhere}")):
+        with pytest.raises(FetchError) as caught:
+            fetch_source(source, raw, mirror, progress=False)
+        message = str(caught.value)
+        assert message.startswith(f"{SLUG}: {where}") and "\n" not in message
+        assert message.endswith("no archive URL and no upstream table; " + FIX)
+        assert not raw.exists()
 
 
 # --- fetch_sources ----------------------------------------------------------------------------
