@@ -26,7 +26,7 @@ from tests.test_volumes import nifti_bytes
 
 NOTEBOOK = project_root() / "notebooks" / "05_predict.ipynb"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.mirror]  # uploads held-out images
 
 
 def chromium() -> str:

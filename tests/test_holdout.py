@@ -145,6 +145,7 @@ def test_earlier_runs_are_kept_unless_the_fold_or_the_recipe_changed(
     assert len(trained) == everything + runs_of_fold + len(FOLDS) - 1
 
 
+@pytest.mark.mirror  # compares with the built manifest
 def test_the_committed_results_cover_the_current_candidates() -> None:
     if not results_path().is_file():
         pytest.fail(f"{results_path()} is missing: run `make holdout`")

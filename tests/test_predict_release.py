@@ -28,6 +28,7 @@ from medcnn.ui.widget import PredictionWidget
 from tests.test_streamlit_app import APP
 from tests.test_widget import descendants, uploaded
 
+pytestmark = pytest.mark.mirror
 PER_CLASS = 20
 
 
