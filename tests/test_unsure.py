@@ -8,6 +8,7 @@ import pytest
 
 from medcnn.evaluation.abstention import abstention_by_group, abstention_figures, risk_coverage
 from medcnn.evaluation.open_set import open_set, open_set_table
+from medcnn.modeling.novelty import fit_novelty
 from medcnn.modeling.unsure import UnsureRule, load_rule, save_rule
 from medcnn.training.abstention import choose_thresholds
 
@@ -50,24 +51,51 @@ def test_thresholds_withhold_the_unconfident_answers_when_they_are_the_wrong_one
     rng = np.random.default_rng(0)
     labels = rng.integers(0, 3, 2000)
     confident = rng.random(2000) < 0.9
-    predicted = np.where(confident, labels, (labels + 1) % 3)  # errors only among the unconfident
-    top = np.where(confident, 0.97, 0.55)
-    probabilities = np.full((2000, 3), 0.0)
-    probabilities[np.arange(2000), predicted] = top
-    probabilities[np.arange(2000), (predicted + 1) % 3] = 1 - top
-    fold = {
+    images = {
         "labels": labels,
-        "probabilities": probabilities,
+        "predicted": np.where(confident, labels, (labels + 1) % 3),  # wrong when unconfident
+        "top": np.where(confident, 0.97, 0.55),
         "distance_ratio": np.full(2000, 0.5),
-        "source": np.array(["s"] * 2000),
+        "novelty_ratio": np.full(2000, 0.5),
     }
-    min_probability, max_ratio, figures = choose_thresholds([fold])
-    assert 0.55 < min_probability <= 0.97  # every unconfident answer withheld, no other
+    (probability, _, _), figures = choose_thresholds(images)
+    assert 0.55 < probability <= 0.97  # every unconfident answer withheld, and no other
     assert figures["asserted_error_rate"] == 0.0
     assert figures["unsure_rate"] == pytest.approx(0.1, abs=0.02)
-    fold["labels"] = predicted  # now the unconfident answers are right: worth giving
-    min_probability, _, figures = choose_thresholds([fold])
-    assert min_probability <= 0.55 and figures["unsure_rate"] == 0.0
+    images["labels"] = images["predicted"]  # now the unconfident answers are right
+    (probability, _, _), figures = choose_thresholds(images)
+    assert probability <= 0.55 and figures["unsure_rate"] == 0.0
+
+
+def test_novelty_withholds_only_brain_and_lung_answers() -> None:
+    rule = UnsureRule(min_probability=0.5, max_novelty_ratio=1.0)
+    probabilities = np.array([[0.9, 0.05, 0.05], [0.05, 0.05, 0.9], [0.05, 0.9, 0.05]])
+    judged = rule.judge(probabilities, None, np.array([2.0, 2.0, 0.5]))
+    assert judged["novel"].tolist() == [True, False, False]  # "other" may be novel
+    assert judged["unsure"].tolist() == [True, False, False]
+    rng = np.random.default_rng(0)
+    wrong_and_novel = {
+        "labels": np.zeros(1000, int),
+        "predicted": np.where(np.arange(1000) < 100, 1, 0),  # 100 novel images called lung
+        "top": np.full(1000, 0.99),
+        "distance_ratio": np.full(1000, 0.5),
+        "novelty_ratio": np.where(np.arange(1000) < 100, 2.0, rng.uniform(0, 0.5, 1000)),
+    }
+    (_, _, novelty), figures = choose_thresholds(wrong_and_novel)
+    assert 0.5 <= novelty < 2.0 and figures["asserted_error_rate"] == 0.0
+
+
+def test_a_novelty_reference_measures_distance_to_the_nearest_training_images() -> None:
+    rng = np.random.default_rng(0)
+
+    def around(axis: int, count: int) -> np.ndarray:
+        points = np.eye(8)[axis] + 0.1 * rng.normal(size=(count, 8))
+        return points / np.linalg.norm(points, axis=1, keepdims=True)
+
+    reference = fit_novelty(around(0, 300), around(0, 100))
+    assert reference.neighbours.shape == (300, 8)
+    assert (reference.ratios(around(1, 20)) > 5).all()  # another kind of image
+    assert np.median(reference.ratios(around(0, 100))) < 1
 
 
 def test_the_open_set_is_the_same_every_run_and_its_failures_are_counted() -> None:

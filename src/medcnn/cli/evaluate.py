@@ -22,6 +22,7 @@ def evaluate(args: argparse.Namespace) -> None:
     from medcnn.io import write_atomic
     from medcnn.modeling.artifacts import load_model, release_model_path
     from medcnn.modeling.features import load_reference
+    from medcnn.modeling.novelty import load_novelty
     from medcnn.modeling.unsure import load_rule
 
     if args.resamples < 1:
@@ -53,6 +54,7 @@ def evaluate(args: argparse.Namespace) -> None:
         seed=args.seed,
         reference=load_reference(model_path),
         rule=load_rule(model_path),
+        novelty=load_novelty(model_path),
     )
     report = {
         "model": str(args.model) if args.model else "release",

@@ -8,7 +8,6 @@ source and per modality. Every value is plain JSON: floats, ints, lists, None.
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +28,8 @@ from medcnn.imaging.errors import UnusableImageError
 from medcnn.imaging.readers import read_image
 from medcnn.modeling.features import FeatureReference
 from medcnn.modeling.forward import Forward, class_probabilities
-from medcnn.modeling.unsure import UnsureRule
+from medcnn.modeling.novelty import NoveltyReference
+from medcnn.modeling.unsure import UnsureRule, rule_record, verdict
 
 GROUP_COLUMNS = {"per_source": "source", "per_modality": "modality"}
 
@@ -138,12 +138,13 @@ def evaluate_model(
     confidence: float = 0.95,
     reference: FeatureReference | None = None,
     rule: UnsureRule | None = None,
+    novelty: NoveltyReference | None = None,
 ) -> dict:
     """Predict `images` with `model` and compute every figure (`evaluate_probabilities`).
 
-    With a `rule` (and the model's `reference`), the report adds `abstention`: how often
-    the rule says "unsure" and how often the model is wrong without saying so, overall
-    ("all") and per source.
+    With a `rule` (and the model's `reference` and `novelty` reference), the report adds
+    `abstention`: how often the rule says "unsure" and how often the model is wrong
+    without saying so, overall ("all") and per source.
     """
     features, probabilities = Forward(model).batches(images)
     probabilities = probabilities.astype(np.float64)
@@ -151,16 +152,15 @@ def evaluate_model(
         probabilities, labels, frame, temperature, resamples, seed, confidence
     )
     if rule is not None:
-        ratios = None if reference is None else reference.distances(features) / reference.threshold
-        verdict = rule.judge(probabilities, ratios)
-        right = verdict["top_class"].to_numpy() == np.asarray(CLASSES)[np.asarray(labels)]
+        judged = verdict(rule, images, features, probabilities, reference, novelty)
+        right = judged["top_class"].to_numpy() == np.asarray(CLASSES)[np.asarray(labels)]
         groups = frame["source"].to_numpy() if frame is not None and "source" in frame else None
         report["abstention"] = (
-            abstention_by_group(right, verdict["unsure"].to_numpy(), groups)
+            abstention_by_group(right, judged["unsure"].to_numpy(), groups)
             if groups is not None
-            else {"all": abstention_figures(right, verdict["unsure"].to_numpy())}
+            else {"all": abstention_figures(right, judged["unsure"].to_numpy())}
         )
-        report["unsure_rule"] = asdict(rule)
+        report["unsure_rule"] = rule_record(rule)
     return report
 
 

@@ -26,7 +26,8 @@ from medcnn.io import one_line
 from medcnn.modeling import artifacts
 from medcnn.modeling.features import FeatureReference, load_reference, reference_path
 from medcnn.modeling.forward import Forward
-from medcnn.modeling.unsure import UnsureRule, load_rule, rule_path
+from medcnn.modeling.novelty import NoveltyReference, load_novelty, novelty_path
+from medcnn.modeling.unsure import UnsureRule, load_rule, rule_path, verdict
 
 logger = logging.getLogger("medcnn.inference")
 
@@ -69,44 +70,47 @@ class Prediction:
 
 
 class Predictor:
-    """A loaded model with its out-of-distribution reference, ready for one image at a time."""
+    """A loaded model with its references and "unsure" rule, ready for images and studies."""
 
     def __init__(
         self,
         model: keras.Model,
         reference: FeatureReference | None = None,
         rule: UnsureRule | None = None,
+        novelty: NoveltyReference | None = None,
     ) -> None:
         self.model = model
         self.reference = reference
         self.rule = rule or UnsureRule()
+        self.novelty = novelty
         self.forward = Forward(model)
         self.dtype = self.forward.dtype
 
     @classmethod
     def from_file(cls, model_path: Path | str | None = None) -> Predictor:
-        """Load a saved model (default: the release model), its reference and its rule."""
+        """Load a saved model (default: the release model), its references and its rule."""
         path = Path(model_path) if model_path is not None else artifacts.release_model_path()
-        return cls(artifacts.load_model(path), load_reference(path), load_rule(path))
+        return cls(
+            artifacts.load_model(path), load_reference(path), load_rule(path), load_novelty(path)
+        )
 
     def screen(self, pixels: np.ndarray, batch_size: int = 256) -> pd.DataFrame:
         """What `classify` would decide for many images, without heatmaps.
 
-        One row per image, as `UnsureRule.judge` gives it: `top_class`, `top_probability`
-        (calibrated), `distance_ratio` (NaN without a reference), `low_confidence`,
-        `unfamiliar` and `unsure` (either of the two); and the raw `probabilities`.
+        One row per image, as `UnsureRule.judge` gives it (`top_class`, calibrated
+        `top_probability`, `distance_ratio`, `novelty_ratio`, `low_confidence`,
+        `unfamiliar`, `novel`, `unsure`), and the calibrated `probabilities`.
         """
         features, probabilities = self.forward.batches(pixels, batch_size)
-        frame = self.judge(features, probabilities)
+        frame = self.judge(pixels, features, probabilities)
         frame["probabilities"] = list(self.rule.calibrated(probabilities))
         return frame
 
-    def judge(self, features: np.ndarray, probabilities: np.ndarray) -> pd.DataFrame:
-        """The rule's verdict on each image from its features and raw probabilities."""
-        ratios = None
-        if self.reference is not None:
-            ratios = self.reference.distances(features) / self.reference.threshold
-        return self.rule.judge(probabilities, ratios)
+    def judge(
+        self, pixels: np.ndarray, features: np.ndarray, probabilities: np.ndarray
+    ) -> pd.DataFrame:
+        """The rule's verdict on each image from its pixels, features and raw probabilities."""
+        return verdict(self.rule, pixels, features, probabilities, self.reference, self.novelty)
 
     def predict(self, source: ImageSource, name: str = "", explain: bool = True) -> Prediction:
         """Read a file or upload and classify it; raises UnusableImageError for bad input."""
@@ -116,7 +120,7 @@ class Predictor:
     def classify(self, image: DecodedImage, name: str, explain: bool = True) -> Prediction:
         """Probabilities, verdict and (when `explain`) the Grad-CAM overlay of decoded pixels."""
         features, probabilities = self.forward(image.pixels[np.newaxis])
-        verdict = self.judge(features, probabilities).iloc[0]
+        verdict = self.judge(image.pixels[np.newaxis], features, probabilities).iloc[0]
         calibrated = self.rule.calibrated(probabilities)[0]
         scores = {c: float(p) for c, p in zip(CLASSES, calibrated, strict=True)}
         top = int(np.argmax(calibrated))
@@ -157,6 +161,12 @@ class Predictor:
                 f"{verdict['distance_ratio']:.2f}× the alarm level, above "
                 f"{self.rule.max_distance_ratio:.2f}×): the class is not asserted"
             )
+        if verdict["novel"]:
+            notes.append(
+                f"the image is unlike every training image of the classes brain and lung "
+                f"(novelty {verdict['novelty_ratio']:.2f}, above {self.rule.max_novelty_ratio:.2f})"
+                f": {verdict['top_class']} is not asserted"
+            )
         return notes
 
     @cached_property
@@ -181,12 +191,18 @@ class Predictor:
 def load_predictor(model_path: Path | str | None = None) -> Predictor:
     """A cached Predictor for a model file (default: the release model).
 
-    It is loaded afresh when the model file, its card, its out-of-distribution reference or
-    its unsure rule changes, appears or disappears: the cache is keyed on all four files'
-    modification times and sizes.
+    It is loaded afresh when the model file, its card, its references or its unsure rule
+    change, appear or disappear: the cache is keyed on all these files' modification times
+    and sizes.
     """
     path = Path(model_path) if model_path is not None else artifacts.release_model_path()
-    companions = (path, artifacts.card_path(path), reference_path(path), rule_path(path))
+    companions = (
+        path,
+        artifacts.card_path(path),
+        reference_path(path),
+        rule_path(path),
+        novelty_path(path),
+    )
     return cached_predictor(str(path), tuple(file_stamp(file) for file in companions))
 
 

@@ -1,91 +1,138 @@
 """Fitting the "unsure" rule of a model: on validation and on held-out training sources only.
 
-The temperature is fitted on the validation split. The two thresholds (calibrated top
-probability, feature distance relative to the reference's threshold) are chosen on the
-images of the leave-source-out folds (`training.holdout`), each judged by its own fold's
-model, temperature and reference: whole sources those models never saw, as an upload from
-an unseen hospital would be. The thresholds minimise the expected cost on those images,
-where an asserted wrong answer costs 1 and an "unsure" answer costs `UNSURE_COST` (Chow's
-reject option, with a wrong answer ten times as bad as a withheld one). `external` is never
-used.
+The temperature is fitted on the validation split. The three thresholds (calibrated top
+probability, distance in the model's features, novelty in generic features; see
+`modeling.unsure`) are chosen on the images of the leave-source-out folds
+(`training.holdout`), each judged by its own fold's model, temperature and references: whole
+sources those models never saw, as an upload from an unseen hospital would be. The
+thresholds minimise the expected cost on those images, where an asserted wrong answer costs
+1 and an "unsure" answer costs `UNSURE_COST` (Chow's reject option, with a wrong answer ten
+times as bad as a withheld one). `external` is never used.
 """
 
 from __future__ import annotations
 
+from itertools import product
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from medcnn.config import CLASSES
 from medcnn.evaluation.abstention import abstention_figures
 from medcnn.evaluation.calibration import fit_temperature
+from medcnn.modeling.novelty import fit_novelty
 from medcnn.modeling.unsure import UnsureRule, save_rule
+from medcnn.training.holdout import FOLDS, held_out_mask
 
 UNSURE_COST = 0.1
 """What an "unsure" answer costs, against 1 for a wrong answer given as sure."""
 PROBABILITY_GRID = tuple(np.round(np.arange(0.40, 0.995, 0.01), 2).tolist())
 DISTANCE_GRID = (0.8, 0.9, 1.0, 1.1, 1.25, 1.5, 2.0, 3.0, float("inf"))
+NOVELTY_GRID = (0.5, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 1.0, 1.1, 1.25, 1.5, float("inf"))
+OTHER = CLASSES.index("other")
 
 
-def fold_images(results: dict[str, Any], candidate: str, seed: int = 0) -> list[dict[str, Any]]:
-    """Per fold: labels, calibrated probabilities and distance ratios of its held-out images."""
-    folds = []
-    for run in results["candidates"][candidate]["runs"][str(seed)].values():
+def fold_novelty(
+    rows: dict[str, pd.DataFrame], generic: dict[str, np.ndarray]
+) -> dict[str, np.ndarray]:
+    """Per fold: the novelty of its held-out images against a reference fitted on the fold's
+    own train and val images (generic features of the `train` and `val` pool, in the order
+    `holdout.fold_data` puts the held-out images)."""
+    ratios = {}
+    for fold in FOLDS:
+        masks = {split: held_out_mask(rows[split], fold) for split in ("train", "val")}
+        reference = fit_novelty(generic["train"][~masks["train"]], generic["val"][~masks["val"]])
+        held = np.concatenate([generic[split][masks[split]] for split in ("train", "val")])
+        ratios[fold.name] = reference.ratios(held)
+    return ratios
+
+
+def fold_images(
+    results: dict[str, Any], novelty: dict[str, np.ndarray], candidate: str = "release"
+) -> dict[str, np.ndarray]:
+    """The folds' held-out images pooled: labels, predictions, calibrated top probability
+    (each fold's own temperature), distance and novelty ratios, and source."""
+    parts = []
+    for fold, run in results["candidates"][candidate]["runs"]["0"].items():
         images = run["images"]
-        rule = UnsureRule(temperature=run["temperature"])
-        folds.append(
+        calibrated = UnsureRule(temperature=run["temperature"]).calibrated(
+            np.asarray(images["probabilities"])
+        )
+        if len(novelty[fold]) != len(calibrated):
+            raise ValueError(f"fold {fold}: the fold results and the dataset disagree")
+        parts.append(
             {
                 "labels": np.asarray(images["label"]),
-                "probabilities": rule.calibrated(np.asarray(images["probabilities"])),
+                "predicted": calibrated.argmax(axis=1),
+                "top": calibrated.max(axis=1),
                 "distance_ratio": np.asarray(images["distance_ratio"]),
+                "novelty_ratio": novelty[fold],
                 "source": np.asarray(images["source"]),
             }
         )
-    return folds
+    return {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
 
 
-def judged(folds: list[dict[str, Any]], min_probability: float, max_ratio: float) -> dict:
-    """`abstention_figures` of the pooled fold images under one pair of thresholds."""
-    right = np.concatenate([f["probabilities"].argmax(axis=1) == f["labels"] for f in folds])
-    top = np.concatenate([f["probabilities"].max(axis=1) for f in folds])
-    ratio = np.concatenate([f["distance_ratio"] for f in folds])
-    return abstention_figures(right, (top < min_probability) | (ratio > max_ratio))
+def unsure_under(images: dict[str, np.ndarray], thresholds: tuple[float, float, float]):
+    """Which images the rule with these (probability, distance, novelty) thresholds withholds."""
+    probability, distance, novelty = thresholds
+    return (
+        (images["top"] < probability)
+        | (images["distance_ratio"] > distance)
+        | ((images["novelty_ratio"] > novelty) & (images["predicted"] != OTHER))
+    )
 
 
-def choose_thresholds(folds: list[dict[str, Any]]) -> tuple[float, float, dict]:
-    """The grid point of least cost (module docstring), and its figures on the fold images;
-    ties go to the lower probability floor and the higher distance ceiling."""
-    grid = [(p, r, judged(folds, p, r)) for p in PROBABILITY_GRID for r in DISTANCE_GRID]
-    return min(grid, key=lambda g: (cost(g[2]), g[0], -g[1]))
+def choose_thresholds(images: dict[str, np.ndarray]) -> tuple[tuple[float, float, float], dict]:
+    """The grid point of least cost (module docstring) and its figures on the fold images;
+    ties go to the lowest probability floor, then the highest ceilings."""
+    wrong = images["predicted"] != images["labels"]
 
+    def cost(thresholds: tuple[float, float, float]) -> tuple:
+        unsure = unsure_under(images, thresholds)
+        total = np.mean(wrong & ~unsure) + UNSURE_COST * np.mean(unsure)
+        return (round(float(total), 12), thresholds[0], -thresholds[1], -thresholds[2])
 
-def cost(figures: dict[str, Any]) -> float:
-    return figures["asserted_error_rate"] + UNSURE_COST * figures["unsure_rate"]
+    best = min(product(PROBABILITY_GRID, DISTANCE_GRID, NOVELTY_GRID), key=cost)
+    return best, abstention_figures(~wrong, unsure_under(images, best))
 
 
 def fit_rule(
     model_path: Path,
-    val_probabilities: np.ndarray,
-    val_labels: np.ndarray,
-    val_ratios: np.ndarray,
+    val: dict[str, np.ndarray],
     holdout_results: dict[str, Any],
-    candidate: str = "release",
+    novelty: dict[str, np.ndarray],
 ) -> UnsureRule:
-    """Fit the rule of the model at `model_path` and save it beside the model."""
-    folds = fold_images(holdout_results, candidate)
-    min_probability, max_ratio, on_folds = choose_thresholds(folds)
+    """Fit the rule of the model at `model_path` and save it beside the model, with the
+    figures it gives on the fold images and on `val`.
+
+    `val` holds the validation split's `labels`, raw `probabilities`, `distance_ratio` and
+    `novelty_ratio`; `novelty` the folds' held-out novelty (`fold_novelty`).
+    """
+    images = fold_images(holdout_results, novelty)
+    (probability, distance, novel), on_folds = choose_thresholds(images)
     rule = UnsureRule(
-        temperature=fit_temperature(val_probabilities, val_labels),
-        min_probability=min_probability,
-        max_distance_ratio=max_ratio,
-        fitted_on=f"temperature on val; thresholds on the held-out images of "
-        f"{len(folds)} leave-source-out folds ({candidate} recipe)",
+        temperature=fit_temperature(val["probabilities"], val["labels"]),
+        min_probability=probability,
+        max_distance_ratio=distance,
+        max_novelty_ratio=novel,
+        fitted_on=f"temperature on val; thresholds on the held-out images of {len(FOLDS)} "
+        "leave-source-out folds",
     )
-    verdict = rule.judge(val_probabilities, val_ratios)
-    right = verdict["top_class"].to_numpy() == np.asarray(CLASSES)[val_labels]
+    verdict = rule.judge(val["probabilities"], val["distance_ratio"], val["novelty_ratio"])
+    right = verdict["top_class"].to_numpy() == np.asarray(CLASSES)[val["labels"]]
+    per_source = {
+        source: abstention_figures(
+            ~(images["predicted"] != images["labels"])[images["source"] == source],
+            unsure_under(images, (probability, distance, novel))[images["source"] == source],
+        )
+        for source in sorted(set(images["source"].tolist()))
+    }
     evidence = {
         "folds": on_folds,
+        "fold_sources": per_source,
         "val": abstention_figures(right, verdict["unsure"].to_numpy()),
         "unsure_cost": UNSURE_COST,
     }

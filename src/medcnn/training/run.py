@@ -31,8 +31,9 @@ from medcnn.modeling.artifacts import (
 )
 from medcnn.modeling.features import fit_reference, load_reference, save_reference
 from medcnn.modeling.forward import Forward
+from medcnn.modeling.novelty import fit_novelty, generic_features, save_novelty
 from medcnn.modeling.unsure import UnsureRule
-from medcnn.training.abstention import fit_rule
+from medcnn.training.abstention import fit_rule, fold_novelty
 from medcnn.training.fit import conditions, fit_recipe
 from medcnn.training.holdout import read_results, results_match
 from medcnn.training.recipes import RECIPES, RELEASE_RECIPE, Recipe
@@ -216,7 +217,8 @@ def train_release(seed: int = 0, smoke: bool | None = None, verbose: int = 2) ->
 
 
 def save_unsure_rule(model_path: Path, processed: Path | None = None) -> UnsureRule | None:
-    """Fit the model's "unsure" rule on val and on the held-out folds of `make holdout`.
+    """Fit the model's novelty reference and "unsure" rule, on val and on the held-out
+    folds of `make holdout`, and save both beside the model.
 
     Without fold results for the current dataset and release recipe the model keeps the
     default rule, and this says why.
@@ -232,10 +234,18 @@ def save_unsure_rule(model_path: Path, processed: Path | None = None) -> UnsureR
             "`make holdout`: the model keeps the default unsure rule"
         )
         return None
-    model = load_model(model_path)
-    forward = Forward(model)
-    images, labels, _ = split_arrays("val", processed)
-    features, probabilities = forward.batches(images)
+    pool = {split: split_arrays(split, processed) for split in ("train", "val")}
+    generic = {split: generic_features()(images) for split, (images, _, _) in pool.items()}
+    novelty = fit_novelty(generic["train"], generic["val"])
+    save_novelty(novelty, model_path)
+    images, labels, _ = pool["val"]
+    features, probabilities = Forward(load_model(model_path)).batches(images)
     reference = load_reference(model_path)
-    ratios = reference.distances(features) / reference.threshold
-    return fit_rule(model_path, probabilities, labels, ratios, results)
+    val = {
+        "labels": labels,
+        "probabilities": probabilities,
+        "distance_ratio": reference.distances(features) / reference.threshold,
+        "novelty_ratio": novelty.ratios(generic["val"]),
+    }
+    rows = {split: frame for split, (_, _, frame) in pool.items()}
+    return fit_rule(model_path, val, results, fold_novelty(rows, generic))

@@ -10,7 +10,6 @@ is a measurement, not a selection: nothing is chosen by it.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,8 @@ from medcnn.io import write_atomic
 from medcnn.modeling.artifacts import load_model, manifest_digest, read_card, release_model_path
 from medcnn.modeling.features import load_reference
 from medcnn.modeling.forward import Forward
-from medcnn.modeling.unsure import load_rule
+from medcnn.modeling.novelty import load_novelty
+from medcnn.modeling.unsure import load_rule, rule_record, verdict
 from medcnn.training.recipes import RELEASE_RECIPE
 from medcnn.training.run import card_matches, save_feature_reference, save_unsure_rule, train_model
 
@@ -45,7 +45,7 @@ def seed_model_path(seed: int) -> Path:
 
 
 def ready_model(seed: int, log=print) -> Path:
-    """The seed's model with its reference and rule, trained or completed where missing."""
+    """The seed's model, trained where missing, with its references and a rule fitted now."""
     path = seed_model_path(seed)
     if not (path.is_file() and card_matches(read_card(path), RELEASE_RECIPE, seed)):
         if seed == 0:
@@ -55,18 +55,25 @@ def ready_model(seed: int, log=print) -> Path:
     if load_reference(path) is None:
         splits = {split: split_arrays(split)[:2] for split in ("train", "val")}
         save_feature_reference(load_model(path), splits, path)
-    if load_rule(path).fitted_on.startswith("defaults"):
-        save_unsure_rule(path)
+    save_unsure_rule(path)
     return path
 
 
 def score_seed(path: Path, data: dict[str, Any], open_images: tuple) -> dict[str, Any]:
     """Macro-F1, accuracy, per-source accuracy and "unsure" figures per split; the open set."""
     model, reference, rule = load_model(path), load_reference(path), load_rule(path)
+    novelty = load_novelty(path)
     scores = {}
     for split, (images, labels, frame) in data.items():
         report = evaluate_model(
-            model, images, labels, frame, resamples=RESAMPLES, reference=reference, rule=rule
+            model,
+            images,
+            labels,
+            frame,
+            resamples=RESAMPLES,
+            reference=reference,
+            rule=rule,
+            novelty=novelty,
         )
         scores[split] = {
             "images": report["n"],
@@ -76,13 +83,13 @@ def score_seed(path: Path, data: dict[str, Any], open_images: tuple) -> dict[str
             "abstention": report["abstention"],
         }
     pixels, kinds = open_images
-    features, probabilities = Forward(model).batches(pixels[..., np.newaxis])
-    verdict = rule.judge(probabilities, reference.distances(features) / reference.threshold)
-    table = open_set_table(verdict, kinds).astype(int)
+    features, probabilities = Forward(model).batches(pixels)
+    judged = verdict(rule, pixels, features, probabilities, reference, novelty)
+    table = open_set_table(judged, kinds).astype(int)
     scores["open_set"] = {
         kind: {k: int(v) for k, v in row.items()} for kind, row in table.iterrows()
     }
-    return {"rule": asdict(rule), "scores": scores}
+    return {"rule": rule_record(rule), "scores": scores}
 
 
 def run_seeds(path: Path | None = None, log=print) -> dict[str, Any]:
