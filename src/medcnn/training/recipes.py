@@ -114,7 +114,7 @@ RECIPES = {
         "MobileNetV2 to block 13 (64 px, ImageNet, site-augmented)",
         "transfer_model",
         size=64,
-        phases=(Phase(3, 1e-3), Phase(3, 1e-4, unfreeze=0.3)),
+        phases=(Phase(3, 1e-3), Phase(8, 1e-4, unfreeze=0.3)),
         modality_power=0.5,
         site_augmentation=True,
     ),
