@@ -214,16 +214,20 @@ for split in SPLITS:
 # %% [markdown]
 # ## When the answer is "unsure"
 #
-# The upload cell, the apps and `medcnn predict` assert a class only when two things
-# hold: the top probability, after temperature scaling, reaches a floor, and the
-# image's penultimate features lie no farther from the training images than a ceiling
-# (a Mahalanobis distance to the nearest class mean, {cite}`lee2018mahalanobis`,
-# measured relative to the distance that 99 % of `val` images stay under). The
-# temperature is fitted on `val`; the floor and the ceiling are chosen on the
-# held-out images of the leave-source-out folds of notebook 02 (whole training sources
-# their models never saw), as the pair of least cost there when a wrong answer given as
-# sure costs ten times an "unsure" (Chow's reject option). `external` plays no part in
-# it. The rule and what it gave where it was fitted:
+# The upload cell, the apps and `medcnn predict` assert a class only when three things
+# hold: the top probability, after temperature scaling, reaches a floor; the image's
+# penultimate features lie no farther from the training images than a ceiling (a
+# Mahalanobis distance to the nearest class mean, {cite}`lee2018mahalanobis`, relative to
+# the distance 99 % of `val` images stay under); and, for a `brain` or `lung` answer, the
+# image is not novel: in generic ImageNet features, which medcnn's training never changed,
+# its fifth-nearest training image is no farther than a ceiling (relative to `val`
+# likewise). Brain and lung are narrow classes; an image unlike every training image may
+# be `other`, but it is not asserted as brain or lung. The temperature is fitted on `val`;
+# the floor and the two ceilings are chosen on the held-out images of the
+# leave-source-out folds of notebook 02 (whole training sources their models never saw),
+# as the three of least cost there when a wrong answer given as sure costs ten times an
+# "unsure" (Chow's reject option). `external` plays no part in it. The rule, and what it
+# gave where it was fitted:
 
 # %%
 predictor = Predictor.from_file(release_model_path())
@@ -235,12 +239,19 @@ pd.DataFrame(
         "temperature": rule.temperature,
         "probability floor": rule.min_probability,
         "distance ceiling (× the val 99 % level)": rule.max_distance_ratio,
+        "novelty ceiling (× the val 99 % level)": rule.max_novelty_ratio,
     },
     index=["rule"],
 )
 
 # %%
 pd.DataFrame({where: evidence[where] for where in ("val", "folds")}).T
+
+# %% [markdown]
+# The folds' held-out sources one by one, under the same rule:
+
+# %%
+pd.DataFrame(evidence["fold_sources"]).T
 
 # %% [markdown]
 # On the two evaluation splits, overall and per source: the share of images answered
