@@ -10,8 +10,3 @@ def test_the_readme_results_are_rendered_from_the_result_files() -> None:
     block = text[text.index(BEGIN) : text.index(END) + len(END)]
     assert block == results_block(), "run `python -m medcnn.presentation.readme`"
 
-
-def test_the_readme_names_no_figure_of_an_earlier_release() -> None:
-    text = readme_path().read_text()
-    for stale in ("0.934", "0.828", "0.912", "3,043", "3,084", "23,774"):
-        assert stale not in text, stale
