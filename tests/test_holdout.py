@@ -138,7 +138,7 @@ def test_earlier_runs_are_kept_unless_the_fold_or_the_recipe_changed(
 
     changed = json.loads(path.read_text())
     changed["folds"][FOLDS[0].name]["held_out"] = [["another-source", None]]
-    changed["candidates"]["without site augmentation"]["recipe"]["working_size"] = 128
+    changed["candidates"]["release"]["recipe"]["working_size"] = 128
     path.write_text(json.dumps(changed))
     holdout.run_holdout(path, tmp_path, log=lambda _: None)
     runs_of_fold = sum(len(candidate_seeds(name)) for name in CANDIDATES)
