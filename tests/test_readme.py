@@ -9,4 +9,3 @@ def test_the_readme_results_are_rendered_from_the_result_files() -> None:
     text = readme_path().read_text()
     block = text[text.index(BEGIN) : text.index(END) + len(END)]
     assert block == results_block(), "run `python -m medcnn.presentation.readme`"
-
