@@ -1,0 +1,34 @@
+"""The committed release model is the one the current dataset and code would train, and
+`medcnn evaluate` scores it exactly as its card records."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from medcnn.cli import main
+from medcnn.modeling.artifacts import manifest_digest, read_card, release_model_path
+from medcnn.training.recipes import RECIPES, RELEASE_RECIPE
+from medcnn.training.run import card_matches, code_fingerprint
+
+pytestmark = pytest.mark.mirror
+
+
+def test_the_release_card_matches_the_dataset_the_recipe_and_the_code() -> None:
+    card = read_card(release_model_path())
+    assert card["manifest_sha256"] == manifest_digest()
+    assert card["training"]["code_sha256"] == code_fingerprint()
+    assert card_matches(card, RELEASE_RECIPE, card["seed"])
+    assert card["training"]["title"] == RECIPES[RELEASE_RECIPE].title
+
+
+def test_evaluate_gives_the_card_macro_f1_to_the_last_digit(tmp_path, capsys) -> None:
+    out = tmp_path / "test.json"
+    assert main(["evaluate", "--split", "test", "--json", str(out), "--resamples", "20"]) == 0
+    report = json.loads(out.read_text())
+    card = read_card(release_model_path())
+    assert report["macro_f1"] == card["metrics"]["test"]["macro_f1"]
+    assert report["accuracy"] == card["metrics"]["test"]["accuracy"]
+    assert "asserted_error_rate" in report["abstention"]["all"]
+    assert "unsure rule" in capsys.readouterr().out
