@@ -75,12 +75,13 @@ def test_release_model_explains_its_answer(predictor, test_files) -> None:
     assert result.overlay is not None and result.overlay.shape == (128, 128, 3)
 
 
-def test_a_document_is_not_given_a_confident_class(predictor) -> None:
+def test_a_document_is_never_asserted_brain_or_lung(predictor) -> None:
     page = np.full((128, 96), 255, np.uint8)
     page[10:118:6, 8:88] = 0  # lines of "text"
     buffer = io.BytesIO()
     Image.fromarray(page).save(buffer, "PNG")
-    assert predictor.predict(buffer.getvalue(), "page.png", explain=False).label is None
+    answer = predictor.predict(buffer.getvalue(), "page.png", explain=False)
+    assert answer.label in (None, "other")  # "other", or "unsure" with a best guess
 
 
 @pytest.fixture(scope="module")
