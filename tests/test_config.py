@@ -8,19 +8,18 @@ from pathlib import Path
 
 from medcnn import config
 from medcnn.modeling.architectures import keras_cache
-from medcnn.training.run import default_seed
 
 
 def test_seed_models_and_model_come_from_the_environment(monkeypatch) -> None:
     for name in ("MEDCNN_SEED", "MEDCNN_MODELS", "MEDCNN_MODEL"):
         monkeypatch.delenv(name, raising=False)
-    assert config.training_seed() == default_seed() == 0
+    assert config.training_seed() == 0
     assert config.compared_recipes(["a", "b"]) == ["a", "b"]
     assert config.chosen_model(Path("models/x.keras")) == Path("models/x.keras")
     monkeypatch.setenv("MEDCNN_SEED", "3")
     monkeypatch.setenv("MEDCNN_MODELS", "b, c")
     monkeypatch.setenv("MEDCNN_MODEL", "/tmp/m.keras")
-    assert config.training_seed() == default_seed() == 3
+    assert config.training_seed() == 3
     assert config.compared_recipes(["a", "b"]) == ["b", "c"]
     assert config.chosen_model(Path("models/x.keras")) == Path("/tmp/m.keras")
 

@@ -54,11 +54,6 @@ class TrainRun:
     path: Path
 
 
-def default_seed() -> int:
-    """`MEDCNN_SEED` (default 0): the seed notebooks train and reuse models with."""
-    return training_seed()
-
-
 def load_splits(
     smoke: bool, processed: Path | None, seed: int, train_limit: int | None = None
 ) -> tuple[dict[str, tuple[Any, Any]], pd.DataFrame]:
@@ -181,7 +176,7 @@ def trained_model(name: str, seed: int | None = None) -> keras.Model:
     A saved model is reused only when its card matches: same dataset manifest, seed,
     smoke mode and recipe. So each notebook also runs on its own, in any order.
     """
-    seed = default_seed() if seed is None else seed
+    seed = training_seed() if seed is None else seed
     path = runs_dir() / f"{name}.keras"
     if path.is_file() and card_matches(read_card(path), name, seed, config.train_limit()):
         return load_model(path)
