@@ -350,7 +350,7 @@ Markdown(
   {open_table.loc["all", "asserted_brain_or_lung"]} were asserted brain or lung,
   {open_table.loc["all", "unsure"]} were "unsure" and {open_table.loc["all", "other"]}
   answered other.
-- **The original CNN**, trained as published, scores macro-F1 {original["macro_f1"]:.3f}
-  on the same external sources: high in-distribution scores said little about it.
+- **The original CNN**, trained as published (on notebook 02's training images), scores
+  macro-F1 {original["macro_f1"]:.3f} on the same external sources.
 """
 )
