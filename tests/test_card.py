@@ -54,5 +54,9 @@ def test_details_name_the_phases_and_the_alarm(tmp_path) -> None:
     assert "99% of validation" in details["unfamiliar-input alarm"]
     assert details["training settings"].startswith("site augmentation on")
     assert "no rule was fitted" in details["unsure below"]
-    save_rule(UnsureRule(min_probability=0.85, fitted_on="folds"), model)
-    assert details_table(card(), model)["unsure below"].startswith("85% top probability")
+    no_ceiling = UnsureRule(min_probability=0.85, max_distance_ratio=float("inf"))
+    save_rule(no_ceiling, model)
+    details = details_table(card(), model)
+    assert details["unsure below"].startswith("85% top probability")
+    assert "not used" in details["unfamiliar-input alarm"]
+    assert details["novelty alarm (brain and lung answers)"] == "none"

@@ -53,17 +53,29 @@ def details_table(card: dict[str, Any], model_path: Path) -> pd.Series:
             "training settings": f"site augmentation {'on' if augmented else 'off'}"
             f", source balancing {training['source_power']}, modality balancing "
             f"{training['modality_power']}",
-            "unfamiliar-input alarm": "none saved"
-            if reference is None
-            else f"feature distance above {rule.max_distance_ratio:.2f} × "
-            f"{reference.threshold:.1f}, the level {reference.quantile:.0%} of validation "
-            "images stay under",
+            "unfamiliar-input alarm": alarm(reference, rule.max_distance_ratio),
+            "novelty alarm (brain and lung answers)": "none"
+            if rule.max_novelty_ratio == float("inf")
+            else f"generic-feature novelty above {rule.max_novelty_ratio:.2f} × the level 99% "
+            "of validation images stay under",
             "unsure below": f"{rule.min_probability:.0%} top probability after temperature "
             f"{rule.temperature:.2f} ({rule.fitted_on})",
             "trained": card["date"],
             "versions": ", ".join(f"{k} {v}" for k, v in sorted(card["versions"].items())),
         },
         name="release model",
+    )
+
+
+def alarm(reference, ceiling: float) -> str:
+    """The feature-distance alarm in words: missing, unused, or its level."""
+    if reference is None:
+        return "none saved"
+    if ceiling == float("inf"):
+        return "reference saved, not used: the folds chose no distance ceiling"
+    return (
+        f"feature distance above {ceiling:.2f} × {reference.threshold:.1f}, the level "
+        f"{reference.quantile:.0%} of validation images stay under"
     )
 
 
