@@ -11,6 +11,7 @@ import pytest
 
 from medcnn.data.manifest import read_manifest
 from medcnn.modeling.artifacts import manifest_digest
+from medcnn.presentation.training import candidates_table
 from medcnn.training import holdout
 from medcnn.training.holdout import (
     CANDIDATES,
@@ -60,7 +61,11 @@ def test_a_fold_trains_without_its_held_out_images() -> None:
 def fake_results(scores: dict[int, float]) -> dict:
     def fold(score: float) -> dict:
         return {
-            "held_out": {"macro_f1": score, "recall": {"lung": score}},
+            "held_out": {
+                "macro_f1": score,
+                "recall": {"lung": score},
+                "source_accuracy": {f"s{score}": score, f"t{score}": 1.0},
+            },
             "val": {"macro_f1": 0.99},
             "seconds": 10.0,
             "conditions": {"cpu_cores": 2, "processor": "x86_64", "gpus": 0},
@@ -159,3 +164,14 @@ def test_the_committed_results_cover_the_current_candidates() -> None:
         assert all(set(folds) == {f.name for f in FOLDS} for folds in entry["runs"].values())
     for fold in FOLDS:
         assert results["folds"][fold.name]["held_out"] == [list(pair) for pair in fold.held_out]
+
+
+def test_the_candidates_table_compares_recipes_over_every_fold() -> None:
+    results = fake_results({0: 0.9})
+    results["candidates"]["d"] = fake_results({0: 0.7})["candidates"]["c"]
+    table = candidates_table(results)
+    assert list(table.index) == ["c", "d"]
+    assert table.loc["c", "fold B"] == pytest.approx(0.8)
+    assert table.loc["d", "mean held-out macro-F1"] == pytest.approx(0.65)
+    assert table.loc["d", "source accuracy, worst"] == pytest.approx(0.6)
+    assert table.loc["c", "source accuracy, mean"] == pytest.approx((0.9 + 0.8 + 2) / 4)

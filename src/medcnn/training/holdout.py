@@ -16,7 +16,7 @@ recipe is kept rather than trained again.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -84,10 +84,15 @@ abdominal CT in B, abdominal MRI in C) and a kind no other source shows (dermosc
 
 RELEASE = RECIPES[RELEASE_RECIPE]
 
-CANDIDATES = {"release": RELEASE}
-"""The recipes scored on the folds. A variant is added here as a name and a `Recipe`
-(e.g. `replace(RELEASE, site_augmentation=False)`); runs already in the results file are
-kept while nothing they depend on changed."""
+CANDIDATES = {
+    "release": RELEASE,
+    "without site augmentation or modality balancing": replace(
+        RELEASE, site_augmentation=False, modality_power=0.0
+    ),
+}
+"""The recipes scored on the folds: the release recipe, and the same without what this
+release added for unseen sites. A variant is added here as a name and a `Recipe`; runs
+already in the results file are kept while nothing they depend on changed."""
 
 SEEDS: dict[str, tuple[int, ...]] = {}
 """Seeds per candidate; those not listed run under seed 0 only."""
