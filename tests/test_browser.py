@@ -102,13 +102,7 @@ def test_upload_shows_the_class_and_the_clear_error(voila_url, tmp_path) -> None
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page()
-            page.goto(voila_url, timeout=180_000)
-            button = page.locator("button.widget-upload").first
-            button.wait_for(state="visible", timeout=180_000)
-            with page.expect_file_chooser() as chooser:
-                button.click()
-            chooser.value.set_files([str(brain), str(corrupt)])
+            page = uploaded_page(browser, voila_url, [brain, corrupt])
             verdict = page.get_by_text(re.compile(r"brain_scan\.jpg: brain \(\d+%\)"))
             expect(verdict).to_be_visible(timeout=120_000)
             error = page.locator("p", has_text="corrupt.png")
@@ -118,6 +112,18 @@ def test_upload_shows_the_class_and_the_clear_error(voila_url, tmp_path) -> None
             assert STATIC_NOTE.split(":")[0] not in page.content()  # the page is live
         finally:
             browser.close()
+
+
+def uploaded_page(browser, voila_url: str, files: list[Path]):
+    """The Voilà page with `files` chosen in its upload button, as a person would."""
+    page = browser.new_page()
+    page.goto(voila_url, timeout=180_000)
+    button = page.locator("button.widget-upload").first
+    button.wait_for(state="visible", timeout=180_000)
+    with page.expect_file_chooser() as chooser:
+        button.click()  # the file input only appears on click
+    chooser.value.set_files([str(file) for file in files])
+    return page
 
 
 def brain_volume(path: Path) -> Path:
@@ -134,13 +140,7 @@ def test_a_volume_upload_shows_one_study_verdict(voila_url, tmp_path) -> None:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page()
-            page.goto(voila_url, timeout=180_000)
-            button = page.locator("button.widget-upload").first
-            button.wait_for(state="visible", timeout=180_000)
-            with page.expect_file_chooser() as chooser:
-                button.click()
-            chooser.value.set_files([str(volume)])
+            page = uploaded_page(browser, voila_url, [volume])
             verdict = page.get_by_text(
                 re.compile(r"brain_volume\.nii\.gz: brain \(\d+%\), \d+ of \d+ slices")
             )

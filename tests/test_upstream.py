@@ -32,7 +32,7 @@ from medcnn.data.fetch import MARKER, REPORT, FetchError, fetch_sources, verify_
 from medcnn.data.sources import Source, load_sources
 from medcnn.data.transforms import TransformError, parse, rebuild
 from medcnn.data.upstream import Origins
-from medcnn.data.upstream_table import load_table
+from medcnn.data.upstream_table import COLUMNS, load_table
 
 SHARED = project_root().parent / "shared" / "data"
 SAMPLES = SHARED / "upstream-samples"
@@ -138,15 +138,7 @@ def write_source(data: Path, slug: str, rows: list[dict], listing: str | None = 
     text = io.StringIO(newline="")
     writer = csv.DictWriter(
         text,
-        [
-            "file",
-            "repository",
-            "commit",
-            "original_path",
-            "original_sha256",
-            "transform",
-            "dhash256",
-        ],
+        list(COLUMNS),
         lineterminator="\n",
     )
     writer.writeheader()
