@@ -221,10 +221,12 @@ for split in SPLITS:
 # Mahalanobis distance to the nearest class mean, {cite}`lee2018mahalanobis`, relative to
 # the distance 99 % of `val` images stay under); and, for a `brain` or `lung` answer, the
 # image is not novel: in generic ImageNet features, which medcnn's training never changed,
-# its fifth-nearest training image is no farther than a ceiling (relative to `val`
-# likewise). Brain and lung are narrow classes; an image unlike every training image may
-# be `other`, but it is not asserted as brain or lung. The temperature is fitted on `val`;
-# the floor and the two ceilings are chosen on the held-out images of the
+# its fifth-nearest training image *of the answered class* is no farther than a ceiling
+# (relative to the distance 99 % of that class's `val` images stay under). Brain and lung
+# are narrow classes; an image unlike their training images may be `other`, but it is not
+# asserted as brain or lung: a cardiac MRI called brain is measured against the brain
+# images, not against the abdominal MRI among the `other` ones. The temperature is fitted
+# on `val`; the floor and the two ceilings are chosen on the held-out images of the
 # leave-source-out folds of notebook 02 (whole training sources their models never saw),
 # as the three of least cost there when a wrong answer given as sure costs ten times an
 # "unsure" (Chow's reject option). `external` plays no part in it. The rule, and what it

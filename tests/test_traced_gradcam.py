@@ -7,7 +7,9 @@ import pytest
 
 from medcnn.explain.gradcam import grad_cam, overlay
 from medcnn.explain.traced import GradCam
+from medcnn.imaging.readers import DecodedImage
 from medcnn.inference.predictor import Predictor
+from medcnn.modeling.forward import Forward
 from tests.helpers import tiny_model
 from tests.test_explain import images, model  # noqa: F401  (fixtures)
 
@@ -37,3 +39,28 @@ def test_a_model_without_convolution_gets_a_note_not_an_error() -> None:
     assert shown is None and problems[0].startswith("no Grad-CAM heatmap for this model")
     with pytest.raises(ValueError, match="no convolution"):
         GradCam(predictor.model)
+
+
+def test_one_pass_answers_what_forward_and_grad_cam_of_the_top_class_give(
+    model,  # noqa: F811
+    images,  # noqa: F811
+) -> None:
+    features, probabilities, maps = GradCam(model).answer(images)
+    expected_features, expected_probabilities = Forward(model)(images)
+    np.testing.assert_allclose(features, expected_features, atol=1e-5)
+    np.testing.assert_allclose(probabilities, expected_probabilities, atol=1e-6)
+    top = expected_probabilities.argmax(axis=1)
+    expected = np.stack([grad_cam(model, image, c) for image, c in zip(images, top, strict=True)])
+    np.testing.assert_allclose(maps, expected, atol=1e-4)
+
+
+def test_classify_shows_the_grad_cam_of_its_answer_computed_in_the_same_pass(images) -> None:  # noqa: F811
+    predictor = Predictor(tiny_model(favour="brain"))
+    pixels = images[2, ..., 0]
+    prediction = predictor.classify(DecodedImage(pixels, "png", 128, 128), "x")
+    top = ["brain", "lung", "other"].index(prediction.top_class)
+    reference = grad_cam(predictor.model, images[2].astype("float32"), top)
+    np.testing.assert_allclose(prediction.overlay, overlay(pixels, reference), atol=1)
+    unexplained = predictor.classify(DecodedImage(pixels, "png", 128, 128), "x", explain=False)
+    assert unexplained.probabilities == pytest.approx(prediction.probabilities, abs=1e-6)
+    assert unexplained.overlay is None and unexplained.label == prediction.label

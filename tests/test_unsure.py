@@ -8,7 +8,8 @@ import pytest
 
 from medcnn.evaluation.abstention import abstention_by_group, abstention_figures, risk_coverage
 from medcnn.evaluation.open_set import open_set, open_set_table
-from medcnn.modeling.novelty import fit_novelty
+from medcnn.modeling.artifacts import ModelLoadError
+from medcnn.modeling.novelty import fit_novelty, load_novelty
 from medcnn.modeling.unsure import UnsureRule, load_rule, save_rule
 from medcnn.training.abstention import choose_thresholds
 
@@ -85,17 +86,29 @@ def test_novelty_withholds_only_brain_and_lung_answers() -> None:
     assert 0.5 <= novelty < 2.0 and figures["asserted_error_rate"] == 0.0
 
 
-def test_a_novelty_reference_measures_distance_to_the_nearest_training_images() -> None:
+def test_novelty_is_measured_against_the_training_images_of_the_answered_class() -> None:
     rng = np.random.default_rng(0)
 
     def around(axis: int, count: int) -> np.ndarray:
         points = np.eye(8)[axis] + 0.1 * rng.normal(size=(count, 8))
         return points / np.linalg.norm(points, axis=1, keepdims=True)
 
-    reference = fit_novelty(around(0, 300), around(0, 100))
-    assert reference.neighbours.shape == (300, 8)
-    assert (reference.ratios(around(1, 20)) > 5).all()  # another kind of image
-    assert np.median(reference.ratios(around(0, 100))) < 1
+    train = np.concatenate([around(0, 300), around(1, 300)])
+    train_labels = np.repeat([0, 2], 300)  # brain near axis 0, other near axis 1
+    val = np.concatenate([around(0, 100), around(1, 100)])
+    reference = fit_novelty(train, train_labels, val, np.repeat([0, 2], 100))
+    assert reference.neighbours.shape == (600, 8) and set(reference.classes) == {0, 2}
+    like_other = around(1, 20)
+    assert (reference.ratios(like_other, np.full(20, 2)) < 2).all()  # familiar as other
+    assert (reference.ratios(like_other, np.zeros(20, int)) > 5).all()  # novel as brain
+    assert np.median(reference.ratios(around(0, 100), np.zeros(100, int))) < 1
+
+
+def test_a_novelty_reference_of_the_class_blind_format_is_refused(tmp_path) -> None:
+    model = tmp_path / "m.keras"
+    np.savez_compressed(model.with_suffix(".novelty.npz"), neighbours=np.zeros((3, 2)), threshold=1)
+    with pytest.raises(ModelLoadError, match="earlier format"):
+        load_novelty(model)
 
 
 def test_the_open_set_is_the_same_every_run_and_its_failures_are_counted() -> None:

@@ -3,8 +3,10 @@
 `grad_cam` assembles a Keras gradient model on every call, which costs far more than the
 forward and backward passes themselves. `GradCam` assembles it once and traces the whole
 computation (forward, class score, gradient, weighting, resizing) for a batch of images and
-a class per image, so a heatmap costs about one forward and one backward pass. The maps are
-those of `grad_cam`: the same gradient model, score and `cams_from_gradients`.
+a class per image, so a heatmap costs about one forward and one backward pass. `answer`
+returns the features and probabilities of that same forward pass with the heatmap of the top
+class, so an explained answer needs no separate forward pass. The maps are those of
+`grad_cam`: the same gradient model, score and `cams_from_gradients`.
 """
 
 from __future__ import annotations
@@ -33,21 +35,25 @@ class GradCam:
         self.dtype = model.inputs[0].dtype
         size = (CANONICAL_SIZE, CANONICAL_SIZE)
 
-        def explain(images: tf.Tensor, classes: tf.Tensor) -> tf.Tensor:
+        def forward_and_cams(images: tf.Tensor, classes: tf.Tensor | None = None) -> tuple:
+            """Features, probabilities and the heatmaps of `classes` (default: the top)."""
             with tf.GradientTape() as tape:
                 activations, features = gradient_model(images, training=False)
                 scores = class_scores(head, features)
+                if classes is None:
+                    classes = tf.argmax(scores, axis=1, output_type=tf.int32)
                 score = tf.gather(scores, classes, axis=1, batch_dims=1)
             gradients = tape.gradient(score, activations)
-            return cams_from_gradients(activations, gradients, size)
+            return features, head(features), cams_from_gradients(activations, gradients, size)
 
+        self.forward_and_cams = forward_and_cams
+        """The untraced computation, for a caller that traces it together with more."""
+        self.signature = tf.TensorSpec((None, *size, 1), self.dtype)
         self._traced = tf.function(
-            explain,
-            input_signature=[
-                tf.TensorSpec((None, *size, 1), self.dtype),
-                tf.TensorSpec((None,), tf.int32),
-            ],
+            lambda images, classes: forward_and_cams(images, classes)[2],
+            input_signature=[self.signature, tf.TensorSpec((None,), tf.int32)],
         )
+        self._answer = tf.function(forward_and_cams, input_signature=[self.signature])
 
     def __call__(self, pixels: np.ndarray, classes) -> np.ndarray:
         """Heatmaps of pixels (N, S, S[, 1]) for one class index per image."""
@@ -55,3 +61,12 @@ class GradCam:
         batch = batch[..., np.newaxis] if batch.ndim == 3 else batch
         indices = np.asarray(classes, dtype=np.int32).reshape(len(batch))
         return self._traced(tf.constant(batch.astype(self.dtype)), tf.constant(indices)).numpy()
+
+    def answer(self, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Penultimate features (N, D), probabilities (N, C) and the heatmap of each image's
+        top class (N, S, S), from one forward and one backward pass: what `Forward` and
+        `__call__` with the argmax would give, without a second forward pass."""
+        batch = np.asarray(pixels)
+        batch = batch[..., np.newaxis] if batch.ndim == 3 else batch
+        features, probabilities, cams = self._answer(tf.constant(batch.astype(self.dtype)))
+        return features.numpy(), probabilities.numpy(), cams.numpy()

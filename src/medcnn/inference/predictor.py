@@ -9,6 +9,7 @@ user's file meets the same preprocessing as the training set and the same rules 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -17,16 +18,22 @@ from typing import Any
 import keras
 import numpy as np
 import pandas as pd
+import tensorflow as tf
 
 from medcnn.config import CLASSES
-from medcnn.explain.gradcam import overlay
+from medcnn.explain.gradcam import overlay as overlay_heatmap
 from medcnn.explain.traced import GradCam
 from medcnn.imaging.readers import DecodedImage, ImageSource, read_image
 from medcnn.io import one_line
 from medcnn.modeling import artifacts
 from medcnn.modeling.features import FeatureReference, load_reference, reference_path
 from medcnn.modeling.forward import Forward
-from medcnn.modeling.novelty import NoveltyReference, load_novelty, novelty_path
+from medcnn.modeling.novelty import (
+    NoveltyReference,
+    generic_features,
+    load_novelty,
+    novelty_path,
+)
 from medcnn.modeling.unsure import UnsureRule, load_rule, rule_path, verdict
 
 logger = logging.getLogger("medcnn.inference")
@@ -107,10 +114,17 @@ class Predictor:
         return frame
 
     def judge(
-        self, pixels: np.ndarray, features: np.ndarray, probabilities: np.ndarray
+        self,
+        pixels: np.ndarray,
+        features: np.ndarray,
+        probabilities: np.ndarray,
+        generic: np.ndarray | None = None,
     ) -> pd.DataFrame:
-        """The rule's verdict on each image from its pixels, features and raw probabilities."""
-        return verdict(self.rule, pixels, features, probabilities, self.reference, self.novelty)
+        """The rule's verdict on each image from its pixels, features and raw probabilities
+        (and its generic features, when computed already)."""
+        return verdict(
+            self.rule, pixels, features, probabilities, self.reference, self.novelty, generic
+        )
 
     def predict(self, source: ImageSource, name: str = "", explain: bool = True) -> Prediction:
         """Read a file or upload and classify it; raises UnusableImageError for bad input."""
@@ -119,18 +133,16 @@ class Predictor:
 
     def classify(self, image: DecodedImage, name: str, explain: bool = True) -> Prediction:
         """Probabilities, verdict and (when `explain`) the Grad-CAM overlay of decoded pixels."""
-        features, probabilities = self.forward(image.pixels[np.newaxis])
-        verdict = self.judge(image.pixels[np.newaxis], features, probabilities).iloc[0]
+        pixels = image.pixels[np.newaxis]
+        features, probabilities, heatmap, generic, problems = self.answer(pixels, explain)
+        judged = self.judge(pixels, features, probabilities, generic).iloc[0]
         calibrated = self.rule.calibrated(probabilities)[0]
         scores = {c: float(p) for c, p in zip(CLASSES, calibrated, strict=True)}
         top = int(np.argmax(calibrated))
-        notes = list(image.warnings) + self.unsure_reasons(verdict)
-        trusted = not verdict["unsure"]
-        distance = None if self.reference is None else float(verdict["distance_ratio"])
-        overlay = None
-        if explain:
-            overlay, problems = self.heatmap_overlay(image.pixels, top)
-            notes += problems
+        notes = list(image.warnings) + self.unsure_reasons(judged) + problems
+        trusted = not judged["unsure"]
+        distance = None if self.reference is None else float(judged["distance_ratio"])
+        overlay = None if heatmap is None else overlay_heatmap(image.pixels, heatmap)
         return Prediction(
             name=name,
             probabilities=scores,
@@ -163,7 +175,7 @@ class Predictor:
             )
         if verdict["novel"]:
             notes.append(
-                f"the image is unlike every training image of the classes brain and lung "
+                f"the image is unlike the training images of {verdict['top_class']} "
                 f"(novelty {verdict['novelty_ratio']:.2f}, above {self.rule.max_novelty_ratio:.2f})"
                 f": {verdict['top_class']} is not asserted"
             )
@@ -174,10 +186,51 @@ class Predictor:
         """The model's traced Grad-CAM, built on first use; ValueError for a model without one."""
         return GradCam(self.model)
 
+    def answer(self, pixels: np.ndarray, explain: bool) -> tuple[Any, ...]:
+        """Features, probabilities, the top class's heatmap and the generic features of a
+        batch of one image (1, S, S), and why there is no heatmap when there is none.
+
+        With `explain`, all come from one traced call (`explained_answer`): one forward and
+        one backward pass of the model, and the novelty network beside it.
+        """
+        problems: list[str] = []
+        if explain:
+            explained, problems = self.explained(lambda: self.explained_answer(pixels))
+            if explained is not None:
+                features, probabilities, heatmaps, generic = explained
+                return features, probabilities, heatmaps[0], generic, []
+        features, probabilities = self.forward(pixels)
+        return features, probabilities, None, None, problems
+
+    @cached_property
+    def explained_answer(self) -> Callable[[np.ndarray], tuple[np.ndarray, ...]]:
+        """Pixels → (features, probabilities, top-class heatmaps, generic features or
+        None), traced once: the model and the novelty network run in the same call."""
+        forward_and_cams = self.gradcam.forward_and_cams
+        generic = generic_features() if self.novelty is not None else None
+
+        def run(images: tf.Tensor) -> tuple[tf.Tensor, ...]:
+            answer = forward_and_cams(images)
+            return answer if generic is None else (*answer, generic.embed(images))
+
+        traced = tf.function(run, input_signature=[self.gradcam.signature])
+
+        def call(pixels: np.ndarray) -> tuple[np.ndarray, ...]:
+            batch = np.asarray(pixels)[..., np.newaxis].astype(self.gradcam.dtype)
+            outputs = [tensor.numpy() for tensor in traced(tf.constant(batch))]
+            return (*outputs, None) if generic is None else tuple(outputs)
+
+        return call
+
     def heatmap_overlay(self, pixels: np.ndarray, class_index: int) -> tuple[Any, list[str]]:
         """Grad-CAM of `class_index` blended over the image, or None and why not."""
+        heatmap, problems = self.explained(lambda: self.gradcam(pixels[np.newaxis], [class_index]))
+        return (None, problems) if heatmap is None else (overlay_heatmap(pixels, heatmap[0]), [])
+
+    def explained(self, run: Callable[[], Any]) -> tuple[Any, list[str]]:
+        """What `run` (a Grad-CAM call) returns, or None and why there is no heatmap."""
         try:
-            heatmap = self.gradcam(pixels[np.newaxis], [class_index])[0]
+            return run(), []
         except ValueError as error:  # no convolution, or a structure Grad-CAM cannot open
             return None, [f"no Grad-CAM heatmap for this model ({one_line(str(error))})"]
         except Exception as error:  # a heatmap is a bonus: its failure must not hide the answer
@@ -185,7 +238,6 @@ class Predictor:
             return None, [
                 f"no Grad-CAM heatmap: an unexpected error, logged ({one_line(str(error))})"
             ]
-        return overlay(pixels, heatmap), []
 
 
 def load_predictor(model_path: Path | str | None = None) -> Predictor:

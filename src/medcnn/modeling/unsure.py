@@ -4,11 +4,12 @@ An image is asserted only when all hold: its top probability, after temperature 
 is at least `min_probability`; its distance in the model's own features
 (`modeling.features`) is at most `max_distance_ratio` times the reference's threshold; and,
 when the answer would be `brain` or `lung`, its novelty in generic features
-(`modeling.novelty`) is at most `max_novelty_ratio`: brain and lung are narrow classes, and
-an image unlike every training image is not asserted as one of them (as `other` it may
-be). Otherwise the answer is "unsure", with the best guess beside it. The rule is fitted by
-`training.abstention` on the validation split and on folds that hold whole training sources
-out, never on `external`, and saved beside the model as `<model>.unsure.json`.
+(`modeling.novelty`, against the training images of that class) is at most
+`max_novelty_ratio`: brain and lung are narrow classes, and an image unlike their training
+images is not asserted as one of them (as `other` it may be). Otherwise the answer is
+"unsure", with the best guess beside it. The rule is fitted by `training.abstention` on the
+validation split and on folds that hold whole training sources out, never on `external`,
+and saved beside the model as `<model>.unsure.json`.
 """
 
 from __future__ import annotations
@@ -80,11 +81,14 @@ def verdict(
     probabilities: np.ndarray,
     reference: FeatureReference | None = None,
     novelty: NoveltyReference | None = None,
+    generic: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """`rule.judge` of images, measuring the distance and the novelty the one way the
-    predictor, the evaluation and the fitting all use."""
+    predictor, the evaluation and the fitting all use (`generic`: the pixels' generic
+    features, when computed already)."""
     ratios = None if reference is None else reference.distances(features) / reference.threshold
-    novel = None if novelty is None else novelty.of_pixels(pixels)
+    answered = np.asarray(probabilities).argmax(axis=1)
+    novel = None if novelty is None else novelty.of_pixels(pixels, answered, generic)
     return rule.judge(probabilities, ratios, novel)
 
 

@@ -35,17 +35,32 @@ OTHER = CLASSES.index("other")
 
 
 def fold_novelty(
-    rows: dict[str, pd.DataFrame], generic: dict[str, np.ndarray]
+    rows: dict[str, pd.DataFrame],
+    labels: dict[str, np.ndarray],
+    generic: dict[str, np.ndarray],
+    results: dict[str, Any],
+    candidate: str = "release",
 ) -> dict[str, np.ndarray]:
-    """Per fold: the novelty of its held-out images against a reference fitted on the fold's
-    own train and val images (generic features of the `train` and `val` pool, in the order
-    `holdout.fold_data` puts the held-out images)."""
+    """Per fold: the novelty of its held-out images, each for the class its fold's model
+    answered, against a reference fitted on the fold's own train and val images (labels and
+    generic features of the `train` and `val` pool, in the order `holdout.fold_data` puts
+    the held-out images)."""
     ratios = {}
     for fold in FOLDS:
         masks = {split: held_out_mask(rows[split], fold) for split in ("train", "val")}
-        reference = fit_novelty(generic["train"][~masks["train"]], generic["val"][~masks["val"]])
+        kept = {split: ~masks[split] for split in masks}
+        reference = fit_novelty(
+            generic["train"][kept["train"]],
+            labels["train"][kept["train"]],
+            generic["val"][kept["val"]],
+            labels["val"][kept["val"]],
+        )
         held = np.concatenate([generic[split][masks[split]] for split in ("train", "val")])
-        ratios[fold.name] = reference.ratios(held)
+        run = results["candidates"][candidate]["runs"]["0"][fold.name]
+        answered = np.asarray(run["images"]["probabilities"]).argmax(axis=1)
+        if len(answered) != len(held):
+            raise ValueError(f"fold {fold.name}: the fold results and the dataset disagree")
+        ratios[fold.name] = reference.ratios(held, answered)
     return ratios
 
 
@@ -60,8 +75,6 @@ def fold_images(
         calibrated = UnsureRule(temperature=run["temperature"]).calibrated(
             np.asarray(images["probabilities"])
         )
-        if len(novelty[fold]) != len(calibrated):
-            raise ValueError(f"fold {fold}: the fold results and the dataset disagree")
         parts.append(
             {
                 "labels": np.asarray(images["label"]),

@@ -231,16 +231,16 @@ def save_unsure_rule(model_path: Path, processed: Path | None = None) -> UnsureR
         return None
     pool = {split: split_arrays(split, processed) for split in ("train", "val")}
     generic = {split: generic_features()(images) for split, (images, _, _) in pool.items()}
-    novelty = fit_novelty(generic["train"], generic["val"])
+    labels = {split: split_labels for split, (_, split_labels, _) in pool.items()}
+    novelty = fit_novelty(generic["train"], labels["train"], generic["val"], labels["val"])
     save_novelty(novelty, model_path)
-    images, labels, _ = pool["val"]
-    features, probabilities = Forward(load_model(model_path)).batches(images)
+    features, probabilities = Forward(load_model(model_path)).batches(pool["val"][0])
     reference = load_reference(model_path)
     val = {
-        "labels": labels,
+        "labels": labels["val"],
         "probabilities": probabilities,
         "distance_ratio": reference.distances(features) / reference.threshold,
-        "novelty_ratio": novelty.ratios(generic["val"]),
+        "novelty_ratio": novelty.ratios(generic["val"], probabilities.argmax(axis=1)),
     }
     rows = {split: frame for split, (_, _, frame) in pool.items()}
-    return fit_rule(model_path, val, results, fold_novelty(rows, generic))
+    return fit_rule(model_path, val, results, fold_novelty(rows, labels, generic, results))
