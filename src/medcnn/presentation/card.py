@@ -57,7 +57,7 @@ def details_table(card: dict[str, Any], model_path: Path) -> pd.Series:
             "novelty alarm (brain and lung answers)": "none"
             if rule.max_novelty_ratio == float("inf")
             else f"generic-feature novelty above {rule.max_novelty_ratio:.2f} × the level 99% "
-            "of validation images stay under",
+            "of the answered class's validation images stay under",
             "unsure below": f"{rule.min_probability:.0%} top probability after temperature "
             f"{rule.temperature:.2f} ({rule.fitted_on})",
             "trained": card["date"],

@@ -131,23 +131,26 @@ def plot_site_augmentation(images: np.ndarray, seed: int = 0, variants: int = 3)
     return figure
 
 
-def candidates_table(results: dict[str, Any], seed: int = 0) -> pd.DataFrame:
-    """One row per recipe scored on the folds: held-out macro-F1 per fold and their mean,
-    and the held-out sources' accuracy over all folds (mean and worst)."""
+def candidates_table(results: dict[str, Any]) -> pd.DataFrame:
+    """One row per recipe scored on the folds and seed it ran under: held-out macro-F1 per
+    fold and their mean, and the held-out sources' accuracy over all folds (mean and
+    worst)."""
     rows = {}
     for name, entry in results["candidates"].items():
-        folds = entry["runs"][str(seed)]
-        accuracy = pd.Series(
-            {
-                source: value
-                for scores in folds.values()
-                for source, value in scores["held_out"]["source_accuracy"].items()
+        for seed, folds in entry["runs"].items():
+            accuracy = pd.Series(
+                {
+                    source: value
+                    for scores in folds.values()
+                    for source, value in scores["held_out"]["source_accuracy"].items()
+                }
+            )
+            row = {f"fold {fold}": s["held_out"]["macro_f1"] for fold, s in folds.items()}
+            rows[(name, int(seed))] = row | {
+                "mean held-out macro-F1": np.mean(
+                    [s["held_out"]["macro_f1"] for s in folds.values()]
+                ),
+                "source accuracy, mean": accuracy.mean(),
+                "source accuracy, worst": accuracy.min(),
             }
-        )
-        rows[name] = {f"fold {fold}": s["held_out"]["macro_f1"] for fold, s in folds.items()}
-        rows[name] |= {
-            "mean held-out macro-F1": np.mean([s["held_out"]["macro_f1"] for s in folds.values()]),
-            "source accuracy, mean": accuracy.mean(),
-            "source accuracy, worst": accuracy.min(),
-        }
-    return pd.DataFrame(rows).T.rename_axis("recipe")
+    return pd.DataFrame(rows).T.rename_axis(["recipe", "seed"])
