@@ -143,7 +143,7 @@ if "robust_cnn" in MODELS:
 # which keeps about a quarter of its weights and most of its general-purpose features.
 # First only the new softmax head trains on top of the frozen base (3 epochs at
 # 10⁻³); then the top 30 % of the base's layers are unfrozen and fine-tuned at
-# 10⁻⁴ for up to 3 more epochs. BatchNorm layers keep their ImageNet statistics
+# 10⁻⁴ for up to 8 more epochs. BatchNorm layers keep their ImageNet statistics
 # throughout. The same augmentation layers and source weighting as for the robust CNN
 # apply, and two more things:
 #

@@ -94,10 +94,13 @@ CANDIDATES = {
 release added for unseen sites. A variant is added here as a name and a `Recipe`; runs
 already in the results file are kept while nothing they depend on changed."""
 
-SEEDS: dict[str, tuple[int, ...]] = {"release": (0, 1, 2)}
-"""Seeds per candidate; those not listed run under seed 0 only. The release recipe runs
-under three, so that a difference between candidates can be read against the spread the
-seed alone gives on the same folds."""
+SEEDS: dict[str, tuple[int, ...]] = {
+    "release": (0, 1, 2),
+    "without site augmentation or modality balancing": (0, 1, 2),
+}
+"""Seeds per candidate; those not listed run under seed 0 only. Both recipes run under
+three, so that the difference between them can be read against the spread the seed alone
+gives on the same folds."""
 
 
 def candidate_seeds(name: str) -> tuple[int, ...]:
