@@ -111,12 +111,10 @@ RECIPES = {
     ),
     "mobilenet_v2": Recipe(
         "mobilenet_v2",
-        "MobileNetV2 to block 13 (64 px, ImageNet, site-augmented)",
+        "MobileNetV2 to block 13 (64 px, ImageNet)",
         "transfer_model",
         size=64,
         phases=(Phase(3, 1e-3), Phase(8, 1e-4, unfreeze=0.3)),
-        modality_power=0.5,
-        site_augmentation=True,
     ),
 }
 """The models notebook 02 compares; the original CNN trains exactly as it was published."""
