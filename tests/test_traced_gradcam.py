@@ -45,7 +45,8 @@ def test_one_pass_answers_what_forward_and_grad_cam_of_the_top_class_give(
     model,  # noqa: F811
     images,  # noqa: F811
 ) -> None:
-    features, probabilities, maps = GradCam(model).answer(images)
+    features, probabilities, maps, generic = Predictor(model).explained_answer(images[..., 0])
+    assert generic is None  # no novelty reference: no generic features computed
     expected_features, expected_probabilities = Forward(model)(images)
     np.testing.assert_allclose(features, expected_features, atol=1e-5)
     np.testing.assert_allclose(probabilities, expected_probabilities, atol=1e-6)

@@ -3,9 +3,10 @@
 `grad_cam` assembles a Keras gradient model on every call, which costs far more than the
 forward and backward passes themselves. `GradCam` assembles it once and traces the whole
 computation (forward, class score, gradient, weighting, resizing) for a batch of images and
-a class per image, so a heatmap costs about one forward and one backward pass. `answer`
-returns the features and probabilities of that same forward pass with the heatmap of the top
-class, so an explained answer needs no separate forward pass. The maps are those of
+a class per image, so a heatmap costs about one forward and one backward pass.
+`forward_and_cams` is that computation untraced, returning also the features and
+probabilities of its forward pass, for a caller that traces it together with more (the
+predictor's explained answer needs no separate forward pass). The maps are those of
 `grad_cam`: the same gradient model, score and `cams_from_gradients`.
 """
 
@@ -46,14 +47,12 @@ class GradCam:
             gradients = tape.gradient(score, activations)
             return features, head(features), cams_from_gradients(activations, gradients, size)
 
-        self.forward_and_cams = forward_and_cams
-        """The untraced computation, for a caller that traces it together with more."""
+        self.forward_and_cams = forward_and_cams  # untraced, for a caller tracing more with it
         self.signature = tf.TensorSpec((None, *size, 1), self.dtype)
         self._traced = tf.function(
             lambda images, classes: forward_and_cams(images, classes)[2],
             input_signature=[self.signature, tf.TensorSpec((None,), tf.int32)],
         )
-        self._answer = tf.function(forward_and_cams, input_signature=[self.signature])
 
     def __call__(self, pixels: np.ndarray, classes) -> np.ndarray:
         """Heatmaps of pixels (N, S, S[, 1]) for one class index per image."""
@@ -61,12 +60,3 @@ class GradCam:
         batch = batch[..., np.newaxis] if batch.ndim == 3 else batch
         indices = np.asarray(classes, dtype=np.int32).reshape(len(batch))
         return self._traced(tf.constant(batch.astype(self.dtype)), tf.constant(indices)).numpy()
-
-    def answer(self, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Penultimate features (N, D), probabilities (N, C) and the heatmap of each image's
-        top class (N, S, S), from one forward and one backward pass: what `Forward` and
-        `__call__` with the argmax would give, without a second forward pass."""
-        batch = np.asarray(pixels)
-        batch = batch[..., np.newaxis] if batch.ndim == 3 else batch
-        features, probabilities, cams = self._answer(tf.constant(batch.astype(self.dtype)))
-        return features.numpy(), probabilities.numpy(), cams.numpy()
