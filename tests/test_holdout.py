@@ -89,12 +89,14 @@ def test_the_table_has_a_row_per_candidate_and_seed() -> None:
 def test_every_kind_the_product_handles_is_held_out_in_some_fold_of_the_real_pool() -> None:
     pool = read_manifest()
     pool = pool[pool["split"].isin(["train", "val"])].reset_index(drop=True)
-    every_fold = set()
+    every_fold, head_ct_folds = set(), 0
     for fold in FOLDS:
         held = pool[held_out_mask(pool, fold)]
         kinds = set(zip(held["label"], held["modality"], strict=True))
-        assert {("lung", "CT"), ("brain", "CT")} <= kinds, fold.name
+        assert ("lung", "CT") in kinds, fold.name
+        head_ct_folds += ("brain", "CT") in kinds
         every_fold |= kinds
+    assert head_ct_folds >= 3  # every training source of head CT, one per fold
     wanted = {
         ("brain", "MRI"),
         ("lung", "XR"),

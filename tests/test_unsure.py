@@ -11,7 +11,7 @@ from medcnn.evaluation.open_set import open_set, open_set_table
 from medcnn.modeling.artifacts import ModelLoadError
 from medcnn.modeling.novelty import fit_novelty, load_novelty
 from medcnn.modeling.unsure import UnsureRule, load_rule, save_rule
-from medcnn.training.abstention import choose_thresholds
+from medcnn.training.abstention import ERROR_BOUND, choose_thresholds
 
 
 def test_abstention_figures_count_wrong_and_unflagged_among_all_images() -> None:
@@ -66,6 +66,27 @@ def test_thresholds_withhold_the_unconfident_answers_when_they_are_the_wrong_one
     images["labels"] = images["predicted"]  # now the unconfident answers are right
     (probability, _, _), figures = choose_thresholds(images)
     assert probability <= 0.55 and figures["unsure_rate"] == 0.0
+
+
+def test_thresholds_keep_the_asserted_error_within_the_bound_at_the_least_unsure() -> None:
+    # 2 % are wrong, hidden among 20 % of unconfident answers: withholding all of those is
+    # the only way under the bound, though it withholds nine right answers for each wrong one
+    count = 1000
+    unconfident = np.arange(count) < 220
+    images = {
+        "labels": np.zeros(count, int),
+        "predicted": np.where(np.arange(count) < 20, 1, 0),
+        "top": np.where(unconfident, 0.6, 0.97),
+        "distance_ratio": np.full(count, 0.5),
+        "novelty_ratio": np.full(count, 0.5),
+    }
+    (probability, _, _), figures = choose_thresholds(images)
+    assert 0.6 < probability <= 0.97
+    assert figures["asserted_error_rate"] <= ERROR_BOUND
+    assert figures["unsure_rate"] == pytest.approx(0.22)
+    images["top"] = np.full(count, 0.97)  # nothing tells the wrong answers apart: the
+    (_, _, _), figures = choose_thresholds(images)  # bound is kept by withholding all
+    assert figures["asserted_error_rate"] == 0.0 and figures["unsure_rate"] == 1.0
 
 
 def test_novelty_withholds_only_brain_and_lung_answers() -> None:

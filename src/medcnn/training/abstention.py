@@ -4,10 +4,11 @@ The temperature is fitted on the validation split. The three thresholds (calibra
 probability, distance in the model's features, novelty in generic features; see
 `modeling.unsure`) are chosen on the images of the leave-source-out folds
 (`training.holdout`), each judged by its own fold's model, temperature and references: whole
-sources those models never saw, as an upload from an unseen hospital would be. The
-thresholds minimise the expected cost on those images, where an asserted wrong answer costs
-1 and an "unsure" answer costs `UNSURE_COST` (Chow's reject option, with a wrong answer ten
-times as bad as a withheld one). `external` is never used.
+sources those models never saw, as an upload from an unseen hospital would be. Of the rules
+whose asserted error (wrong answers given as sure, among all images) stays within
+`ERROR_BOUND` there, the one that answers "unsure" least often is taken: selective
+classification with a bounded risk (Geifman and El-Yaniv, 2017), the bound being the one
+medcnn promises. `external` is never used.
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ from medcnn.modeling.novelty import fit_novelty
 from medcnn.modeling.unsure import UnsureRule, save_rule
 from medcnn.training.holdout import FOLDS, held_out_mask
 
-UNSURE_COST = 0.1
-"""What an "unsure" answer costs, against 1 for a wrong answer given as sure."""
+ERROR_BOUND = 0.005
+"""The largest share of images that may be answered wrong without "unsure"."""
 PROBABILITY_GRID = tuple(np.round(np.arange(0.40, 0.995, 0.01), 2).tolist())
 DISTANCE_GRID = (0.8, 0.9, 1.0, 1.1, 1.25, 1.5, 2.0, 3.0, float("inf"))
 NOVELTY_GRID = (0.5, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 1.0, 1.1, 1.25, 1.5, float("inf"))
@@ -99,16 +100,24 @@ def unsure_under(images: dict[str, np.ndarray], thresholds: tuple[float, float, 
 
 
 def choose_thresholds(images: dict[str, np.ndarray]) -> tuple[tuple[float, float, float], dict]:
-    """The grid point of least cost (module docstring) and its figures on the fold images;
-    ties go to the lowest probability floor, then the highest ceilings."""
+    """The grid point with the fewest "unsure" answers among those whose asserted error on
+    the fold images is within `ERROR_BOUND` (when none is, the one that exceeds it least),
+    and its figures there; ties go to the lowest probability floor, then the highest
+    ceilings."""
     wrong = images["predicted"] != images["labels"]
 
-    def cost(thresholds: tuple[float, float, float]) -> tuple:
+    def rank(thresholds: tuple[float, float, float]) -> tuple:
         unsure = unsure_under(images, thresholds)
-        total = np.mean(wrong & ~unsure) + UNSURE_COST * np.mean(unsure)
-        return (round(float(total), 12), thresholds[0], -thresholds[1], -thresholds[2])
+        excess = max(0.0, float(np.mean(wrong & ~unsure)) - ERROR_BOUND)
+        return (
+            round(excess, 12),
+            round(float(np.mean(unsure)), 12),
+            thresholds[0],
+            -thresholds[1],
+            -thresholds[2],
+        )
 
-    best = min(product(PROBABILITY_GRID, DISTANCE_GRID, NOVELTY_GRID), key=cost)
+    best = min(product(PROBABILITY_GRID, DISTANCE_GRID, NOVELTY_GRID), key=rank)
     return best, abstention_figures(~wrong, unsure_under(images, best))
 
 
@@ -147,7 +156,7 @@ def fit_rule(
         "folds": on_folds,
         "fold_sources": per_source,
         "val": abstention_figures(right, verdict["unsure"].to_numpy()),
-        "unsure_cost": UNSURE_COST,
+        "error_bound": ERROR_BOUND,
     }
     save_rule(rule, model_path, evidence)
     return rule
