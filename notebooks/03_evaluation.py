@@ -229,9 +229,10 @@ for split in SPLITS:
 # on `val`; the floor and the two ceilings are chosen on the held-out images of the
 # leave-source-out folds of notebook 02 (whole training sources their models never saw),
 # as the three that say "unsure" least often while at most 0.5 % of those images are
-# answered wrong without it: selective classification with a bounded risk
-# {cite}`geifman2017selective`, the bound being the one medcnn promises. `external` plays
-# no part in it. The rule, and what it gave where it was fitted:
+# answered wrong without it, medcnn's target on sources it never saw: selective
+# classification with a target risk, after {cite:t}`geifman2017selective`, though
+# measured on the images it is fitted on and so without their guarantee. `external`
+# plays no part in it. The rule, and what it gave where it was fitted:
 
 # %%
 predictor = Predictor.from_file(release_model_path())
@@ -283,7 +284,8 @@ pd.DataFrame(abstention_rows).T.rename_axis(["split", "source"])
 # first: the error among the answers given (risk) against the share answered
 # (coverage). A model that knows when it is wrong keeps the risk near zero until
 # coverage is high. The circle is the rule's operating point, which also uses the
-# feature distance and so can lie off the curve.
+# novelty check (and the feature distance, when its ceiling is finite) and so can lie
+# off the curve.
 
 # %%
 curves, points = {}, {}

@@ -96,7 +96,7 @@ def test_every_kind_the_product_handles_is_held_out_in_some_fold_of_the_real_poo
         assert ("lung", "CT") in kinds, fold.name
         head_ct_folds += ("brain", "CT") in kinds
         every_fold |= kinds
-    assert head_ct_folds >= 3  # every training source of head CT, one per fold
+    assert head_ct_folds >= 3  # the three head CT collections in training, one per fold
     wanted = {
         ("brain", "MRI"),
         ("lung", "XR"),

@@ -11,7 +11,7 @@ from medcnn.evaluation.open_set import open_set, open_set_table
 from medcnn.modeling.artifacts import ModelLoadError
 from medcnn.modeling.novelty import fit_novelty, load_novelty
 from medcnn.modeling.unsure import UnsureRule, load_rule, save_rule
-from medcnn.training.abstention import ERROR_BOUND, choose_thresholds
+from medcnn.training.abstention import ERROR_BOUND, PROBABILITY_GRID, choose_thresholds
 
 
 def test_abstention_figures_count_wrong_and_unflagged_among_all_images() -> None:
@@ -87,6 +87,22 @@ def test_thresholds_keep_the_asserted_error_within_the_bound_at_the_least_unsure
     images["top"] = np.full(count, 0.97)  # nothing tells the wrong answers apart: the
     (_, _, _), figures = choose_thresholds(images)  # bound is kept by withholding all
     assert figures["asserted_error_rate"] == 0.0 and figures["unsure_rate"] == 1.0
+
+
+def test_when_no_rule_keeps_the_bound_the_one_that_exceeds_it_least_withholds_nothing() -> None:
+    # wrong answers of `other` at probability 1: no floor or brain/lung ceiling reaches them
+    count = 100
+    images = {
+        "labels": np.zeros(count, int),
+        "predicted": np.where(np.arange(count) < 10, 2, 0),
+        "top": np.ones(count),
+        "distance_ratio": np.full(count, 0.5),
+        "novelty_ratio": np.full(count, 0.5),
+    }
+    thresholds, figures = choose_thresholds(images)
+    assert thresholds == (min(PROBABILITY_GRID), float("inf"), float("inf"))
+    assert figures["asserted_error_rate"] == pytest.approx(0.1)
+    assert figures["unsure_rate"] == 0.0
 
 
 def test_novelty_withholds_only_brain_and_lung_answers() -> None:
