@@ -102,6 +102,7 @@ CANDIDATES = {
         RELEASE, site_augmentation=True, modality_power=0.5
     ),
     "with every source weighed equally": replace(RELEASE, source_power=1.0),
+    "at 96 px": replace(RELEASE, size=96),
 }
 """The recipes scored on the folds: the release recipe, and the same with site
 augmentation (`training.augment`) and modality balancing, which mimic what differs
