@@ -104,9 +104,10 @@ CANDIDATES = {
     "with every source weighed equally": replace(RELEASE, source_power=1.0),
     "at 96 px": replace(RELEASE, size=96),
 }
-"""The recipes scored on the folds: the release recipe, and the same with site
+"""The recipes scored on the folds: the release recipe; the same with site
 augmentation (`training.augment`) and modality balancing, which mimic what differs
-between sites and were the previous release's. A variant is added here as a name and a
+between sites and were the previous release's; with every source of a class given an
+equal say; and at 96 px. A variant is added here as a name and a
 `Recipe`; runs already in the results file are kept while nothing they depend on
 changed."""
 
