@@ -52,7 +52,7 @@ import pandas as pd
 from medcnn.config import CLASSES
 from medcnn.data.dataset import split_arrays
 from medcnn.evaluation.report import misclassified
-from medcnn.explain.gradcam import last_conv_layer, overlays, randomization_check
+from medcnn.explain.gradcam import grid_size, last_conv_layer, overlays, randomization_check
 from medcnn.modeling.artifacts import load_model, release_model_path
 from medcnn.modeling.forward import class_probabilities
 from medcnn.presentation.figures import plot_heatmaps, plot_randomization
@@ -60,8 +60,12 @@ from medcnn.training.run import trained_model
 
 release = load_model(release_model_path())
 original = trained_model("original_cnn")
-print(f"release model: last convolution {last_conv_layer(release)}")
-print(f"original CNN:  last convolution {last_conv_layer(original)}")
+for title, model in {"release model": release, "original CNN": original}.items():
+    rows, columns = grid_size(model)
+    print(
+        f"{title}: works at {model.get_layer('resize').height} px; last convolution "
+        f"{last_conv_layer(model)}, a map of {rows} × {columns} cells"
+    )
 
 # %% [markdown]
 # ## Right and wrong answers, release model beside the original CNN
@@ -100,10 +104,10 @@ plot_heatmaps(
 plt.show()
 
 # %% [markdown]
-# Both models work at 64 px, and their last convolutions see the image through a
-# coarse grid: 4 × 4 cells for the release model, 2 × 2 for the original CNN. The
-# maps are therefore blobs: they say which part of the picture carried the
-# decision, not which structure.
+# Both models' last convolutions see the image through a coarse grid (printed above):
+# the release model's through a few cells a side, the original CNN's through two. The
+# maps are therefore blobs: they say which part of the picture carried the decision,
+# not which structure.
 
 # %% [markdown]
 # ## One image, each class
@@ -129,9 +133,9 @@ plt.show()
 # %% [markdown]
 # ## A shallower layer: sharper, less specific
 #
-# Any convolution can be chosen. An earlier layer sees a finer grid (16 × 16 cells
-# for the release model's `block_3_expand`, 27 × 27 for the original's `conv_64`) but
-# its features are closer to edges and textures than to "brain" or "lung".
+# Any convolution can be chosen. An earlier layer sees a finer grid (printed below for
+# the release model's `block_3_expand` and the original's `conv_64`) but its features
+# are closer to edges and textures than to "brain" or "lung".
 
 # %%
 shallow = {"release, block_3_expand": "block_3_expand", "original, conv_64": "conv_64"}
@@ -140,6 +144,7 @@ for title, layer in shallow.items():
     model = release if title.startswith("release") else original
     answers = release_answers if model is release else original_answers
     layer_maps[title], _ = overlays(model, images[:6:2], answers[:6:2], layer_name=layer)
+    print(f"{title}: a map of {' × '.join(map(str, grid_size(model, layer)))} cells")
 plot_heatmaps(images[:6:2], layer_maps, truths[:6:2], "Grad-CAM at a shallower layer")
 plt.show()
 
@@ -187,8 +192,8 @@ sanity.round(2)
 #
 # - Grad-CAM works on every model here, including the release model whose ImageNet
 #   base is a model nested inside it, and on models loaded from their `.keras` files.
-#   At the last convolution the maps are coarse (4 × 4 and 2 × 2 cells at 64 px):
-#   good for "where", not "what". The original CNN's 2 × 2 maps say almost nothing.
+#   At the last convolution the maps are coarse (a few cells a side): good for
+#   "where", not "what". The original CNN's 2 × 2 maps say almost nothing.
 # - On right answers the release model's maps sit on the anatomy: the brain inside
 #   the skull, the mediastinum and lung fields of a chest X-ray. On the external
 #   lung CT slices it gets wrong, the map for its answer ("other") covers the

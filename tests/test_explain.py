@@ -8,6 +8,7 @@ import pytest
 
 from medcnn.explain.gradcam import (
     grad_cam,
+    grid_size,
     last_conv_layer,
     overlay,
     overlays,
@@ -146,6 +147,13 @@ def test_any_layer_can_be_chosen_by_name() -> None:
     assert grad_cam(transfer, image, layer_name="block_3_expand").shape == (SIZE, SIZE)
     with pytest.raises(ValueError, match="no layer named"):
         grad_cam(functional, image, layer_name="missing")
+
+
+def test_the_grid_size_is_that_of_the_layer_also_inside_a_nested_base() -> None:
+    keras.utils.set_random_seed(0)
+    transfer = transfer_model()  # works at 64 px: strides 32 (Conv_1) and 4 (block_3)
+    assert grid_size(transfer) == (2, 2)
+    assert grid_size(transfer, "block_3_expand") == (16, 16)
 
 
 def test_overlay_is_rgb_uint8_and_blends() -> None:

@@ -63,6 +63,12 @@ def layer_path(model: keras.Model, name: str) -> list[keras.layers.Layer]:
     raise ValueError(f"no layer named {name!r} in model {model.name!r}")
 
 
+def grid_size(model: keras.Model, name: str | None = None) -> tuple[int, int]:
+    """Rows and columns of the grid a layer's map has (the last convolution's by default)."""
+    height, width = layer_path(model, name or last_conv_layer(model))[-1].output.shape[1:3]
+    return int(height), int(width)
+
+
 def activation_model(model: keras.Model, path: list[keras.layers.Layer], outputs) -> keras.Model:
     """A model from `model`'s input to [the last layer of `path`'s output, *outputs]."""
     target = path[0]

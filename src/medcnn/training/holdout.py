@@ -95,29 +95,31 @@ scanner: chest X-ray and CT cropped from paper and website figures (with arrows,
 and recompression), brain MRI gathered from the web, and hand X-rays stored at 100 px."""
 
 RELEASE = RECIPES[RELEASE_RECIPE]
+AT_64_PX = replace(RELEASE, size=64)
 
 CANDIDATES = {
     "release": RELEASE,
-    "with site augmentation and modality balancing": replace(
-        RELEASE, site_augmentation=True, modality_power=0.5
+    "64 px (the previous release)": AT_64_PX,
+    "64 px, with site augmentation and modality balancing": replace(
+        AT_64_PX, site_augmentation=True, modality_power=0.5
     ),
-    "with every source weighed equally": replace(RELEASE, source_power=1.0),
-    "at 96 px": replace(RELEASE, size=96),
+    "64 px, with every source weighed equally": replace(AT_64_PX, source_power=1.0),
 }
-"""The recipes scored on the folds: the release recipe; the same with site
+"""The recipes scored on the folds: the release recipe (96 px); the same at 64 px, the
+release before the folds chose 96 px; and two variants of the 64 px recipe: with site
 augmentation (`training.augment`) and modality balancing, which mimic what differs
-between sites and were the previous release's; with every source of a class given an
-equal say; and at 96 px. A variant is added here as a name and a
-`Recipe`; runs already in the results file are kept while nothing they depend on
-changed."""
+between sites and were the release's before that; and with every source of a class
+given an equal say. A variant is added here as a name and a `Recipe`; runs already in
+the results file are kept while nothing they depend on changed."""
 
 SEEDS: dict[str, tuple[int, ...]] = {
     "release": (0, 1, 2),
-    "with site augmentation and modality balancing": (0, 1, 2),
+    "64 px (the previous release)": (0, 1, 2),
+    "64 px, with site augmentation and modality balancing": (0, 1, 2),
 }
-"""Seeds per candidate; those not listed run under seed 0 only. The release recipe and
-the previous release's run under three, so that the difference between them can be read
-against the spread the seed alone gives on the same folds."""
+"""Seeds per candidate; those not listed run under seed 0 only. The recipes that were
+chosen between run under three, so that the difference between them can be read against
+the spread the seed alone gives on the same folds."""
 
 
 def candidate_seeds(name: str) -> tuple[int, ...]:

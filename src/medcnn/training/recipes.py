@@ -111,9 +111,9 @@ RECIPES = {
     ),
     "mobilenet_v2": Recipe(
         "mobilenet_v2",
-        "MobileNetV2 to block 13 (64 px, ImageNet)",
+        "MobileNetV2 to block 13 (96 px, ImageNet)",
         "transfer_model",
-        size=64,
+        size=96,
         phases=(Phase(3, 1e-3), Phase(8, 1e-4, unfreeze=0.3)),
     ),
 }
