@@ -195,13 +195,16 @@ sanity.round(2)
 #   At the last convolution the maps are coarse (a few cells a side): good for
 #   "where", not "what". The original CNN's 2 × 2 maps say almost nothing.
 # - On right answers the release model's maps sit on the anatomy: the brain inside
-#   the skull, the mediastinum and lung fields of a chest X-ray. On the external
-#   lung CT slices it gets wrong, the map for its answer ("other") covers the
-#   mediastinum and the white page around the slice, while the dark lung fields
-#   raise "brain": the model has no notion of a lung in a CT slice, which is what
-#   notebook 03's errors suggest.
+#   the skull, the mediastinum and lung fields of a chest X-ray. Its most confident
+#   mistakes on `external` are MedNIST head CT slices cut low, through the skull base
+#   with the face and sinuses in view, called `other`: the map for that answer sits on
+#   the bone and soft tissue of the skull base, not on brain. On the coronal chest CT
+#   slice it gets most confidently wrong, the evidence for `other` lies in the liver
+#   and abdomen at the bottom of the slice, and the evidence for `lung` is a small
+#   patch of the upper chest.
 # - The maps pass the randomization check: once the output layer is randomized the
-#   rank correlation with the trained model's maps is already far from 1, and it
-#   stays close to zero as randomization cascades down (the table gives the measured
-#   values), for the release model and the original CNN alike. The maps depend on
-#   what the model learnt, not only on the image's edges.
+#   rank correlation with the trained model's maps is already far from 1, and as
+#   randomization cascades down the release model's stays near zero; the original
+#   CNN's stays weakly correlated for longer but also ends near zero (the table gives
+#   the measured values). The maps depend on what the model learnt, not only on the
+#   image's edges.

@@ -4,9 +4,9 @@
 would spend that measure. Here each fold holds out whole sources of the training pool
 instead, of the kinds `external` holds: a candidate trains on the rest of `train`,
 selects its epoch on the rest of `val`, and is scored on the held-out images (their
-`train` and `val` rows; `test` and `external` stay unseen). The release recipe also
-runs under further seeds, so that differences between candidates can be read against
-the spread that the seed alone gives.
+`train` and `val` rows; `test` and `external` stay unseen). The recipes chosen between
+also run under further seeds, so that differences between them can be read against the
+spread that the seed alone gives.
 
 `medcnn train --holdout` (`make holdout`) runs them all and writes
 `models/medcnn.holdout.json`; a run already there for the same dataset, seed and
@@ -95,7 +95,7 @@ scanner: chest X-ray and CT cropped from paper and website figures (with arrows,
 and recompression), brain MRI gathered from the web, and hand X-rays stored at 100 px."""
 
 RELEASE = RECIPES[RELEASE_RECIPE]
-AT_64_PX = replace(RELEASE, size=64)
+AT_64_PX = replace(RELEASE, size=64, title="MobileNetV2 to block 13 (64 px, ImageNet)")
 
 CANDIDATES = {
     "release": RELEASE,
