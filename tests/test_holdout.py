@@ -9,9 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from medcnn.config import CLASSES
 from medcnn.data.manifest import read_manifest
 from medcnn.modeling.artifacts import manifest_digest
-from medcnn.presentation.training import candidates_table
+from medcnn.presentation.training import candidates_table, ensemble_verdict, first_looks
 from medcnn.training import holdout
 from medcnn.training.holdout import (
     CANDIDATES,
@@ -72,7 +73,7 @@ def fake_results(scores: dict[int, float]) -> dict:
         }
 
     runs = {str(seed): {"A": fold(score), "B": fold(score - 0.1)} for seed, score in scores.items()}
-    return {"candidates": {"c": {"recipe": {}, "runs": runs}}}
+    return {"folds": {"A": {}, "B": {}}, "candidates": {"c": {"recipe": {}, "runs": runs}}}
 
 
 def test_the_table_has_a_row_per_candidate_and_seed() -> None:
@@ -83,6 +84,14 @@ def test_the_table_has_a_row_per_candidate_and_seed() -> None:
     assert table.loc[("c", 0), "training s"] == pytest.approx(20.0)
     assert table.loc[("c", 0), "machine"] == "2 CPU cores, 0 GPUs"
     assert seed_spread(results, "c").to_dict() == pytest.approx({0: 0.85, 1: 0.75})
+
+
+def test_a_run_that_has_not_reached_every_fold_is_left_out() -> None:
+    results = fake_results({0: 0.9, 1: 0.8})
+    del results["candidates"]["c"]["runs"]["1"]["B"]
+    assert list(holdout_table(results).index) == [("c", 0)]
+    assert list(candidates_table(results).index) == [("c", 0)]
+    assert seed_spread(results, "c").to_dict() == pytest.approx({0: 0.85})
 
 
 @pytest.mark.mirror
@@ -126,6 +135,8 @@ def fake_pool(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int, str]]:
 
     monkeypatch.setattr(holdout, "split_arrays", lambda split: arrays)
     monkeypatch.setattr(holdout, "run_candidate", fake_run)
+    monkeypatch.setattr(holdout, "generic_features", lambda: lambda images: images[:, 0, 0])
+    monkeypatch.setattr(holdout, "held_out_novelty", lambda fold, pool, generic: [[1.0] * 3])
     monkeypatch.setattr("medcnn.modeling.artifacts.manifest_digest", lambda: "digest")
     return trained
 
@@ -153,6 +164,39 @@ def test_earlier_runs_are_kept_unless_the_fold_or_the_recipe_changed(
     assert len(trained) == everything + runs_of_fold + release_elsewhere
 
 
+def test_held_out_images_are_measured_against_the_rest_of_the_pool_only() -> None:
+    rng = np.random.default_rng(0)
+    # kinds 0-2 are the classes' usual images; 3 is a kind no other source shows (class 2)
+    # and 4 a further source of kind 0 (class 0)
+    directions, kind_labels = np.eye(4)[[0, 1, 2, 3, 0]], [0, 1, 2, 2, 0]
+
+    def split(counts: list[int]) -> tuple:
+        kinds = np.repeat(np.arange(5), counts)
+        features = directions[kinds] + 0.05 * rng.normal(size=(len(kinds), 4))
+        features /= np.linalg.norm(features, axis=1, keepdims=True)
+        rows = pd.DataFrame(
+            {
+                "source": [f"s{kind}" for kind in kinds],
+                "modality": ["MRI"] * len(kinds),
+                "group": [f"g{i}" for i in range(len(kinds))],
+            }
+        )
+        return features, (None, np.asarray(kind_labels)[kinds], rows)
+
+    (train_features, train), (val_features, val) = (
+        split([20] * 3 + [6, 6]),
+        split([10] * 3 + [3, 3]),
+    )
+    pool, generic = {"train": train, "val": val}, {"train": train_features, "val": val_features}
+    fold = Fold("T", (("s3", None), ("s4", None)))
+    ratios = np.asarray(holdout.held_out_novelty(fold, pool, generic))
+    assert ratios.shape == (18, 3)  # every held-out image (train rows, then val), every class
+    unseen_kind = np.r_[np.ones(6, bool), np.zeros(6, bool), np.ones(3, bool), np.zeros(3, bool)]
+    assert (ratios[unseen_kind] > 5).all()
+    assert (ratios[~unseen_kind, 0] < 2).all()  # a new source of a familiar kind is not novel
+    assert (ratios[~unseen_kind, 1:] > 5).all()  # ...except against the other classes
+
+
 @pytest.mark.mirror  # compares with the built manifest
 def test_the_committed_results_cover_the_current_candidates() -> None:
     if not results_path().is_file():
@@ -167,6 +211,8 @@ def test_the_committed_results_cover_the_current_candidates() -> None:
         assert all(set(folds) == {f.name for f in FOLDS} for folds in entry["runs"].values())
     for fold in FOLDS:
         assert results["folds"][fold.name]["held_out"] == [list(pair) for pair in fold.held_out]
+        images = sum(results["folds"][fold.name]["held_out_images"].values())
+        assert np.shape(results["folds"][fold.name]["novelty"]) == (images, len(CLASSES))
 
 
 def test_the_candidates_table_compares_recipes_and_seeds_over_every_fold() -> None:
@@ -179,3 +225,32 @@ def test_the_candidates_table_compares_recipes_and_seeds_over_every_fold() -> No
     assert table.loc[("d", 0), "mean held-out macro-F1"] == pytest.approx(0.65)
     assert table.loc[("d", 0), "source accuracy, worst"] == pytest.approx(0.6)
     assert table.loc[("c", 0), "source accuracy, mean"] == pytest.approx((0.9 + 0.8 + 2) / 4)
+
+
+def test_a_first_look_passes_only_ahead_of_the_release_with_val_not_lower() -> None:
+    results = fake_results({0: 0.9, 1: 0.85})
+    results["candidates"] = {"release": results["candidates"]["c"]}
+    for name, score, val in (("ahead", 0.95, 0.99), ("behind", 0.85, 0.99), ("val", 0.95, 0.98)):
+        entry = fake_results({0: score})["candidates"]["c"]
+        for fold in entry["runs"]["0"].values():
+            fold["val"]["macro_f1"] = val
+        results["candidates"][name] = entry
+    results["candidates"]["unfinished"] = fake_results({1: 0.99})["candidates"]["c"]
+    table = first_looks(results)
+    assert list(table.index) == ["ahead", "behind", "val"]  # seed 0 of each other recipe
+    assert table["passes"].tolist() == [True, False, False]
+    assert table.loc["ahead", "lead over release"] == pytest.approx(0.05)
+
+
+def test_an_ensemble_wins_only_ahead_on_both_counts_over_three_seeds() -> None:
+    def table(ensemble: list[tuple[float, float]], seeds: tuple[int, ...] = (0, 1, 2)):
+        rows = {("release", seed): (0.90, 0.15) for seed in (0, 1, 2)}
+        rows |= {("e", seed): figures for seed, figures in zip(seeds, ensemble, strict=True)}
+        frame = pd.DataFrame(rows, index=["mean held-out macro-F1", "unsure at the bound"]).T
+        return frame.rename_axis(["recipe", "seed"])
+
+    verdict = ensemble_verdict(table([(0.92, 0.12), (0.90, 0.14), (0.91, 0.13)]), "e")
+    assert verdict["wins"] and verdict["macro_f1"]["e"] == pytest.approx(0.91)
+    assert not ensemble_verdict(table([(0.92, 0.16)] * 3), "e")["wins"]  # more unsure
+    assert not ensemble_verdict(table([(0.89, 0.10)] * 3), "e")["wins"]  # lower macro-F1
+    assert not ensemble_verdict(table([(0.95, 0.10)] * 2, (0, 1)), "e")["wins"]  # two seeds

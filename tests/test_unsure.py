@@ -5,13 +5,21 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.metrics import f1_score
 
 from medcnn.evaluation.abstention import abstention_by_group, abstention_figures, risk_coverage
 from medcnn.evaluation.open_set import open_set, open_set_table
 from medcnn.modeling.artifacts import ModelLoadError
 from medcnn.modeling.novelty import fit_novelty, load_novelty
 from medcnn.modeling.unsure import UnsureRule, load_rule, save_rule
-from medcnn.training.abstention import ERROR_BOUND, PROBABILITY_GRID, choose_thresholds
+from medcnn.training.abstention import (
+    ERROR_BOUND,
+    PROBABILITY_GRID,
+    choose_thresholds,
+    fold_images,
+    fold_selection,
+)
+from medcnn.training.holdout import FOLDS
 
 
 def test_abstention_figures_count_wrong_and_unflagged_among_all_images() -> None:
@@ -161,3 +169,53 @@ def test_the_open_set_is_the_same_every_run_and_its_failures_are_counted() -> No
     table = open_set_table(verdict, kinds)
     assert table.loc["all", "images"] == 14
     assert table.loc["all", "asserted_brain_or_lung"] == 4
+
+
+def fold_results() -> dict:
+    """Two folds of four held-out images each, judged by candidates `x` and `y`."""
+
+    def run(probabilities: list[list[float]], distance: float) -> dict:
+        return {
+            "temperature": 1.0,
+            "images": {
+                "label": [0, 1, 2, 0],
+                "source": ["s", "s", "t", "t"],
+                "probabilities": probabilities,
+                "distance_ratio": [distance] * 4,
+            },
+        }
+
+    right = [[0.9, 0.05, 0.05], [0.05, 0.9, 0.05], [0.05, 0.05, 0.9], [0.9, 0.05, 0.05]]
+    half_wrong = [[0.2, 0.6, 0.2], [0.05, 0.9, 0.05], [0.6, 0.2, 0.2], [0.9, 0.05, 0.05]]
+    novelty = [[0.5, 1.5, 2.5]] * 4
+    return {
+        "folds": {fold.name: {"novelty": novelty} for fold in FOLDS},
+        "candidates": {
+            "x": {"runs": {"0": {fold.name: run(right, 0.5) for fold in FOLDS}}},
+            "y": {"runs": {"0": {fold.name: run(half_wrong, 2.0) for fold in FOLDS}}},
+        },
+    }
+
+
+def test_fold_images_judge_by_the_mean_of_the_members_calibrated_logits() -> None:
+    results = fold_results()
+    alone = fold_images(results, ("y",))
+    assert alone["predicted"][:4].tolist() == [1, 1, 0, 0]
+    assert alone["novelty_ratio"][:4].tolist() == [1.5, 1.5, 0.5, 0.5]  # for the class answered
+    together = fold_images(results, ("x", "y"))
+    assert together["predicted"].tolist() == [0, 1, 2, 0] * len(FOLDS)
+    geometric = np.sqrt(np.array([0.9 * 0.2, 0.05 * 0.6, 0.05 * 0.2]))
+    assert together["top"][0] == pytest.approx(geometric[0] / geometric.sum())
+    assert (together["distance_ratio"] == 2.0).all()  # the farther member's
+    assert together["fold"].tolist() == [fold.name for fold in FOLDS for _ in range(4)]
+
+
+def test_fold_selection_scores_each_fold_and_fits_a_rule_to_them() -> None:
+    results = fold_results()
+    assert fold_selection(results, ("x",))["mean held-out macro-F1"] == pytest.approx(1.0)
+    alone = fold_selection(results, ("y",))
+    assert alone["mean held-out macro-F1"] == pytest.approx(
+        f1_score([0, 1, 2, 0], [1, 1, 0, 0], average="macro")
+    )
+    assert alone["asserted error at the bound"] <= ERROR_BOUND
+    assert alone["unsure at the bound"] == pytest.approx(0.5)  # its two wrong answers

@@ -11,7 +11,9 @@ import pandas as pd
 import tensorflow as tf
 from matplotlib.figure import Figure
 
+from medcnn.training.abstention import fold_selection
 from medcnn.training.augment import site_augment
+from medcnn.training.holdout import ENSEMBLES, SEEDS, finished_runs, mean_macro_f1
 
 CURVES = (("loss", "loss (cross-entropy)"), ("accuracy", "accuracy"))
 
@@ -132,12 +134,12 @@ def plot_site_augmentation(images: np.ndarray, seed: int = 0, variants: int = 3)
 
 
 def candidates_table(results: dict[str, Any]) -> pd.DataFrame:
-    """One row per recipe scored on the folds and seed it ran under: held-out macro-F1 per
+    """One row per recipe scored on the folds and seed it finished under: held-out macro-F1 per
     fold and their mean, and the held-out sources' accuracy over all folds (mean and
     worst)."""
     rows = {}
-    for name, entry in results["candidates"].items():
-        for seed, folds in entry["runs"].items():
+    for name in results["candidates"]:
+        for seed, folds in finished_runs(results, name).items():
             accuracy = pd.Series(
                 {
                     source: value
@@ -154,3 +156,61 @@ def candidates_table(results: dict[str, Any]) -> pd.DataFrame:
                 "source accuracy, worst": accuracy.min(),
             }
     return pd.DataFrame(rows).T.rename_axis(["recipe", "seed"])
+
+
+def first_looks(results: dict[str, Any], baseline: str = "release") -> pd.DataFrame:
+    """Every other recipe under seed 0 against `baseline` under seed 0: mean held-out and
+    val macro-F1 over the folds, and the lead on held-out images. A first look passes, and
+    earns seeds 1 and 2, when it leads with its val not lower."""
+
+    def means(name: str) -> tuple[float, float]:
+        folds = finished_runs(results, name)["0"]
+        return mean_macro_f1(folds), float(np.mean([s["val"]["macro_f1"] for s in folds.values()]))
+
+    baseline_held_out, baseline_val = means(baseline)
+    rows = {}
+    for name in results["candidates"]:
+        if name == baseline or "0" not in finished_runs(results, name):
+            continue
+        held_out, val = means(name)
+        rows[name] = {
+            "mean held-out macro-F1": held_out,
+            "mean val macro-F1": val,
+            f"lead over {baseline}": held_out - baseline_held_out,
+            "passes": held_out > baseline_held_out and val >= baseline_val,
+        }
+    return pd.DataFrame(rows).T.rename_axis("recipe")
+
+
+def selection_table(results: dict[str, Any]) -> pd.DataFrame:
+    """One row per recipe chosen between (`holdout.SEEDS`) and ensemble of them
+    (`holdout.ENSEMBLES`) and seed they finished under: mean held-out macro-F1 and the
+    "unsure" and asserted-error rates of a rule fitted to their fold images."""
+    rows = {}
+    for name, members in {**{name: (name,) for name in SEEDS}, **ENSEMBLES}.items():
+        seeds = set.intersection(*(set(finished_runs(results, member)) for member in members))
+        for seed in sorted(seeds, key=int):
+            rows[(name, int(seed))] = fold_selection(results, members, seed)
+    return pd.DataFrame(rows).T.rename_axis(["recipe", "seed"])
+
+
+def ensemble_verdict(table: pd.DataFrame, ensemble: str, incumbent: str = "release") -> dict:
+    """An ensemble against the recipe it would replace, from `selection_table`: each one's
+    mean over seeds of held-out macro-F1 and "unsure" at the bound, the seeds compared,
+    and whether the ensemble wins (higher macro-F1 and less "unsure", over seeds 0, 1, 2)."""
+    means = {
+        name: table.loc[name, ["mean held-out macro-F1", "unsure at the bound"]].mean()
+        for name in (ensemble, incumbent)
+    }
+    seeds = sorted(set(table.loc[ensemble].index) & set(table.loc[incumbent].index))
+    return {
+        "seeds": seeds,
+        "macro_f1": {name: float(m["mean held-out macro-F1"]) for name, m in means.items()},
+        "unsure": {name: float(m["unsure at the bound"]) for name, m in means.items()},
+        "wins": bool(
+            seeds == [0, 1, 2]
+            and means[ensemble]["mean held-out macro-F1"]
+            > means[incumbent]["mean held-out macro-F1"]
+            and means[ensemble]["unsure at the bound"] < means[incumbent]["unsure at the bound"]
+        ),
+    }

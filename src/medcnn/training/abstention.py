@@ -18,14 +18,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
+from scipy.special import softmax
+from sklearn.metrics import f1_score
 
 from medcnn.config import CLASSES
 from medcnn.evaluation.abstention import abstention_figures
-from medcnn.evaluation.calibration import fit_temperature
-from medcnn.modeling.novelty import fit_novelty
+from medcnn.evaluation.calibration import fit_temperature, tempered_log_probabilities
 from medcnn.modeling.unsure import UnsureRule, save_rule
-from medcnn.training.holdout import FOLDS, held_out_mask
+from medcnn.training.holdout import FOLDS
 
 ERROR_BOUND = 0.005
 """The largest share of images that may be answered wrong without "unsure": medcnn's
@@ -36,55 +36,42 @@ NOVELTY_GRID = (0.5, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 1.0, 1.1, 1.25, 1.5, 
 OTHER = CLASSES.index("other")
 
 
-def fold_novelty(
-    rows: dict[str, pd.DataFrame],
-    labels: dict[str, np.ndarray],
-    generic: dict[str, np.ndarray],
-    results: dict[str, Any],
-    candidate: str = "release",
-) -> dict[str, np.ndarray]:
-    """Per fold: the novelty of its held-out images, each for the class its fold's model
-    answered, against a reference fitted on the fold's own train and val images (labels and
-    generic features of the `train` and `val` pool, in the order `holdout.fold_data` puts
-    the held-out images)."""
-    ratios = {}
-    for fold in FOLDS:
-        masks = {split: held_out_mask(rows[split], fold) for split in ("train", "val")}
-        kept = {split: ~masks[split] for split in masks}
-        reference = fit_novelty(
-            generic["train"][kept["train"]],
-            labels["train"][kept["train"]],
-            generic["val"][kept["val"]],
-            labels["val"][kept["val"]],
-        )
-        held = np.concatenate([generic[split][masks[split]] for split in ("train", "val")])
-        run = results["candidates"][candidate]["runs"]["0"][fold.name]
-        answered = np.asarray(run["images"]["probabilities"]).argmax(axis=1)
-        if len(answered) != len(held):
-            raise ValueError(f"fold {fold.name}: the fold results and the dataset disagree")
-        ratios[fold.name] = reference.ratios(held, answered)
-    return ratios
-
-
 def fold_images(
-    results: dict[str, Any], novelty: dict[str, np.ndarray], candidate: str = "release"
+    results: dict[str, Any], members: tuple[str, ...] = ("release",), seed: str = "0"
 ) -> dict[str, np.ndarray]:
-    """The folds' held-out images pooled: labels, predictions, calibrated top probability
-    (each fold's own temperature), distance and novelty ratios, and source."""
+    """The folds' held-out images pooled, as judged by the candidate `members` under `seed`
+    (several: the mean of their calibrated logits, a geometric mean of their probabilities):
+    labels, predictions, calibrated top probability (each run's own temperature), distance
+    ratio (the largest among members), novelty ratio for the class answered, source and
+    fold."""
     parts = []
-    for fold, run in results["candidates"][candidate]["runs"]["0"].items():
-        images = run["images"]
-        calibrated = UnsureRule(temperature=run["temperature"]).calibrated(
-            np.asarray(images["probabilities"])
+    for fold in FOLDS:
+        runs = [results["candidates"][member]["runs"][seed][fold.name] for member in members]
+        calibrated = softmax(
+            np.mean(
+                [
+                    tempered_log_probabilities(
+                        np.asarray(run["images"]["probabilities"]), run["temperature"]
+                    )
+                    for run in runs
+                ],
+                axis=0,
+            ),
+            axis=1,
         )
+        predicted = calibrated.argmax(axis=1)
+        novelty = np.asarray(results["folds"][fold.name]["novelty"])
+        if len(novelty) != len(predicted):
+            raise ValueError(f"fold {fold.name}: the runs and the fold's novelty disagree")
         parts.append(
             {
-                "labels": np.asarray(images["label"]),
-                "predicted": calibrated.argmax(axis=1),
+                "labels": np.asarray(runs[0]["images"]["label"]),
+                "predicted": predicted,
                 "top": calibrated.max(axis=1),
-                "distance_ratio": np.asarray(images["distance_ratio"]),
-                "novelty_ratio": novelty[fold],
-                "source": np.asarray(images["source"]),
+                "distance_ratio": np.max([run["images"]["distance_ratio"] for run in runs], axis=0),
+                "novelty_ratio": novelty[np.arange(len(predicted)), predicted],
+                "source": np.asarray(runs[0]["images"]["source"]),
+                "fold": np.full(len(predicted), fold.name),
             }
         )
     return {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
@@ -122,19 +109,44 @@ def choose_thresholds(images: dict[str, np.ndarray]) -> tuple[tuple[float, float
     return best, abstention_figures(~wrong, unsure_under(images, best))
 
 
+def fold_selection(
+    results: dict[str, Any], members: tuple[str, ...] = ("release",), seed: str = "0"
+) -> dict[str, Any]:
+    """What recipes are chosen by: the mean over folds of the held-out macro-F1 of
+    `members` under `seed`, and the "unsure" and asserted-error rates of the rule fitted
+    to them at `ERROR_BOUND`."""
+    images = fold_images(results, members, seed)
+    per_fold = [
+        f1_score(
+            images["labels"][images["fold"] == fold.name],
+            images["predicted"][images["fold"] == fold.name],
+            labels=list(range(len(CLASSES))),
+            average="macro",
+            zero_division=0,
+        )
+        for fold in FOLDS
+    ]
+    _, figures = choose_thresholds(images)
+    return {
+        "mean held-out macro-F1": float(np.mean(per_fold)),
+        "unsure at the bound": figures["unsure_rate"],
+        "asserted error at the bound": figures["asserted_error_rate"],
+    }
+
+
 def fit_rule(
     model_path: Path,
     val: dict[str, np.ndarray],
     holdout_results: dict[str, Any],
-    novelty: dict[str, np.ndarray],
+    members: tuple[str, ...] = ("release",),
 ) -> UnsureRule:
     """Fit the rule of the model at `model_path` and save it beside the model, with the
-    figures it gives on the fold images and on `val`.
+    figures it gives on the fold images of its recipe (`members`, seed 0) and on `val`.
 
     `val` holds the validation split's `labels`, raw `probabilities`, `distance_ratio` and
-    `novelty_ratio`; `novelty` the folds' held-out novelty (`fold_novelty`).
+    `novelty_ratio`.
     """
-    images = fold_images(holdout_results, novelty)
+    images = fold_images(holdout_results, members)
     (probability, distance, novel), on_folds = choose_thresholds(images)
     rule = UnsureRule(
         temperature=fit_temperature(val["probabilities"], val["labels"]),

@@ -33,7 +33,7 @@ from medcnn.modeling.features import fit_reference, load_reference, save_referen
 from medcnn.modeling.forward import Forward
 from medcnn.modeling.novelty import fit_novelty, generic_features, save_novelty
 from medcnn.modeling.unsure import UnsureRule
-from medcnn.training.abstention import fit_rule, fold_novelty
+from medcnn.training.abstention import fit_rule
 from medcnn.training.fit import conditions, fit_recipe
 from medcnn.training.holdout import read_results, results_match
 from medcnn.training.recipes import RECIPES, RELEASE_RECIPE, Recipe
@@ -242,5 +242,4 @@ def save_unsure_rule(model_path: Path, processed: Path | None = None) -> UnsureR
         "distance_ratio": reference.distances(features) / reference.threshold,
         "novelty_ratio": novelty.ratios(generic["val"], probabilities.argmax(axis=1)),
     }
-    rows = {split: frame for split, (_, _, frame) in pool.items()}
-    return fit_rule(model_path, val, results, fold_novelty(rows, labels, generic, results))
+    return fit_rule(model_path, val, results)
