@@ -15,6 +15,7 @@ from medcnn.explain.gradcam import (
     randomization_check,
     rank_correlation,
 )
+from medcnn.modeling.ensemble import merge
 
 SIZE = 128
 
@@ -88,12 +89,30 @@ def loaded_transfer_model(tmp_path_factory: pytest.TempPathFactory) -> keras.Mod
     return keras.saving.load_model(path, compile=False, safe_mode=True)
 
 
-LAST_CONV = {"sequential_cnn": "last_conv", "functional_cnn": "second_conv", "transfer": "Conv_1"}
+def ensemble(_=None) -> keras.Model:
+    """A transfer model and a functional CNN merged (`modeling.ensemble`)."""
+    return merge([transfer_model(), functional_cnn()], [1.0, 2.0])
+
+
+def loaded_ensemble(tmp_path_factory: pytest.TempPathFactory) -> keras.Model:
+    path = tmp_path_factory.mktemp("model") / "ensemble.keras"
+    ensemble().save(path)
+    return keras.saving.load_model(path, compile=False, safe_mode=True)
+
+
+LAST_CONV = {
+    "sequential_cnn": "last_conv",
+    "functional_cnn": "second_conv",
+    "transfer": "Conv_1",
+    "ensemble": "second_conv",  # of its last member
+}
 BUILDERS = {
     "sequential": lambda _: sequential_cnn(),
     "functional": lambda _: functional_cnn(),
     "transfer": lambda _: transfer_model(),
     "transfer-loaded": loaded_transfer_model,
+    "ensemble": ensemble,
+    "ensemble-loaded": loaded_ensemble,
 }
 
 

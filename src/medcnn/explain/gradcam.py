@@ -21,6 +21,7 @@ from PIL import Image
 from scipy.stats import spearmanr
 
 from medcnn.config import CANONICAL_SIZE
+from medcnn.modeling.ensemble import members_of
 
 CONVOLUTIONS = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.SeparableConv2D)
 
@@ -64,9 +65,39 @@ def layer_path(model: keras.Model, name: str) -> list[keras.layers.Layer]:
 
 
 def grid_size(model: keras.Model, name: str | None = None) -> tuple[int, int]:
-    """Rows and columns of the grid a layer's map has (the last convolution's by default)."""
-    height, width = layer_path(model, name or last_conv_layer(model))[-1].output.shape[1:3]
+    """Rows and columns of the grid a layer's map has (the last convolution's by default;
+    in an ensemble, its first member's)."""
+    explained = (members_of(model) or [model])[0]
+    height, width = layer_path(explained, name or last_conv_layer(explained))[-1].output.shape[1:3]
     return int(height), int(width)
+
+
+def gradient_parts(model: keras.Model, name: str | None = None) -> list[keras.Model]:
+    """Models from the input to [activations of the layer Grad-CAM reads, features]: one
+    for a model (`name`, by default its last convolution; the features are its final
+    layer's input), one per member for an ensemble (`modeling.ensemble`: that layer in
+    each member, and the member's part of the features, in order)."""
+    members = members_of(model)
+    if not members:
+        path = layer_path(model, name or last_conv_layer(model))
+        return [activation_model(model, path, [model.layers[-1].input])]
+    return [
+        activation_model(
+            member, layer_path(member, name or last_conv_layer(member)), member.outputs
+        )
+        for member in members
+    ]
+
+
+def activations_and_scores(
+    parts: list[keras.Model], head: keras.layers.Layer, images: tf.Tensor
+) -> tuple[list[tf.Tensor], tf.Tensor, tf.Tensor]:
+    """Each part's activations, the features the final layer `head` takes (the parts' side
+    by side), and its class scores."""
+    outputs = [part(images, training=False) for part in parts]
+    activations = [activation for activation, _ in outputs]
+    features = tf.concat([feature for _, feature in outputs], axis=-1)
+    return activations, features, class_scores(head, features)
 
 
 def activation_model(model: keras.Model, path: list[keras.layers.Layer], outputs) -> keras.Model:
@@ -136,23 +167,24 @@ def heatmaps(
 ) -> np.ndarray:
     """Grad-CAM of a batch (N, S, S, 1): float32 (N, S, S) in [0, 1], one gradient model."""
     images = np.asarray(images)
-    path = layer_path(model, layer_name or last_conv_layer(model))
-    head = model.layers[-1]
-    gradient_model = activation_model(model, path, [head.input])
+    parts = gradient_parts(model, layer_name)
     with tf.GradientTape() as tape:
-        activations, features = gradient_model(images, training=False)
-        scores = class_scores(head, features)
+        activations, _, scores = activations_and_scores(parts, model.layers[-1], images)
         chosen = tf.argmax(scores, axis=-1) if class_indices is None else class_indices
         score = tf.gather(scores, chosen, axis=1, batch_dims=1)
     gradients = tape.gradient(score, activations)
     return cams_from_gradients(activations, gradients, images.shape[1:3]).numpy()
 
 
-def cams_from_gradients(activations: tf.Tensor, gradients: tf.Tensor, size) -> tf.Tensor:
-    """Channel weights (mean gradient) × activations, ReLU, resized to `size`, peak scaled to 1."""
-    weights = tf.reduce_mean(gradients, axis=(1, 2), keepdims=True)
-    cams = tf.nn.relu(tf.reduce_sum(weights * activations, axis=-1, keepdims=True))
-    cams = tf.image.resize(cams, size, method="bilinear")[..., 0]
+def cams_from_gradients(activations: list, gradients: list, size) -> tf.Tensor:
+    """Channel weights (mean gradient) × activations, resized to `size`, per layer; their
+    sum (an ensemble's members add up), ReLU, peak scaled to 1."""
+    total = 0.0
+    for layer_activations, layer_gradients in zip(activations, gradients, strict=True):
+        weights = tf.reduce_mean(layer_gradients, axis=(1, 2), keepdims=True)
+        weighted = tf.reduce_sum(weights * layer_activations, axis=-1, keepdims=True)
+        total += tf.image.resize(weighted, size, method="bilinear")
+    cams = tf.nn.relu(total)[..., 0]
     peaks = tf.reduce_max(cams, axis=(1, 2), keepdims=True)
     normalized = tf.math.divide_no_nan(cams, peaks)
     return tf.cast(tf.clip_by_value(normalized, 0.0, 1.0), tf.float32)

@@ -17,30 +17,22 @@ import numpy as np
 import tensorflow as tf
 
 from medcnn.config import CANONICAL_SIZE
-from medcnn.explain.gradcam import (
-    activation_model,
-    cams_from_gradients,
-    class_scores,
-    last_conv_layer,
-    layer_path,
-)
+from medcnn.explain.gradcam import activations_and_scores, cams_from_gradients, gradient_parts
 
 
 class GradCam:
     """Grad-CAM heatmaps (N, S, S) in [0, 1] of canonical pixels, for given classes."""
 
     def __init__(self, model: keras.Model, layer_name: str | None = None) -> None:
-        path = layer_path(model, layer_name or last_conv_layer(model))
+        parts = gradient_parts(model, layer_name)
         head = model.layers[-1]
-        gradient_model = activation_model(model, path, [head.input])
         self.dtype = model.inputs[0].dtype
         size = (CANONICAL_SIZE, CANONICAL_SIZE)
 
         def forward_and_cams(images: tf.Tensor, classes: tf.Tensor | None = None) -> tuple:
             """Features, probabilities and the heatmaps of `classes` (default: the top)."""
             with tf.GradientTape() as tape:
-                activations, features = gradient_model(images, training=False)
-                scores = class_scores(head, features)
+                activations, features, scores = activations_and_scores(parts, head, images)
                 if classes is None:
                     classes = tf.argmax(scores, axis=1, output_type=tf.int32)
                 score = tf.gather(scores, classes, axis=1, batch_dims=1)
