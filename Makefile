@@ -27,7 +27,7 @@ data: setup  ## fetch the sources into data/raw and build data/processed
 	$(BIN)/medcnn data build --quiet
 
 .PHONY: model
-model: data  ## train the release model: models/medcnn.keras and its card models/medcnn.json
+model: data  ## train the release members and merge them: models/medcnn.keras and its card models/medcnn.json
 	$(BIN)/medcnn train --release
 
 .PHONY: holdout
@@ -35,7 +35,7 @@ holdout: data  ## recipes scored on training sources held out of training: model
 	$(BIN)/medcnn train --holdout
 
 .PHONY: seeds
-seeds: data  ## the release recipe under seeds 0, 1, 2 on test, external and the open set: models/medcnn.seeds.json
+seeds: data  ## the release under seeds 0, 1, 2 on test, external and the open set: models/medcnn.seeds.json
 	$(BIN)/medcnn train --seeds
 
 lint: setup  ## ruff over the package, the tests and the notebook sources

@@ -3,7 +3,7 @@
 Only the layers that multiply by a kernel are counted, as 2 × multiply-adds:
 Conv2D (grouped too), DepthwiseConv2D and Dense, recursing into nested models.
 Elementwise work, BatchNorm, pooling, resizing, biases and activations are
-ignored: for the three recipes' models the count is within 3 % of what
+ignored: for the recipes' models the count is within 3 % of what
 TensorFlow's graph profiler counts for a forward pass.
 """
 

@@ -225,8 +225,10 @@ for split in SPLITS:
 # (relative to the distance 99 % of that class's `val` images stay under). Brain and lung
 # are narrow classes; an image unlike their training images may be `other`, but it is not
 # asserted as brain or lung: a cardiac MRI called brain is measured against the brain
-# images, not against the abdominal MRI among the `other` ones. The temperature is fitted
-# on `val`; the floor and the two ceilings are chosen on the held-out images of the
+# images, not against the abdominal MRI among the `other` ones. The temperatures are
+# fitted on `val`: one per member of the release, inside the merged model, so the rule
+# itself keeps temperature 1, as the folds judged the ensemble. The floor and the two
+# ceilings are chosen on the held-out images of the
 # leave-source-out folds of notebook 02 (whole training sources their models never saw),
 # as the three that say "unsure" least often while at most 0.5 % of those images are
 # answered wrong without it, medcnn's target on sources it never saw: selective
@@ -316,8 +318,9 @@ open_set_table(open_verdict, open_kinds)
 # %% [markdown]
 # ## All models side by side
 #
-# The original CNN, the robust CNN and the release model (MobileNetV2), each with its
-# own temperature from `val`. Intervals are 95 % bootstrap intervals over images.
+# The original CNN, the robust CNN and the release model (two MobileNetV2 networks
+# answering as one), each with its own temperature from `val`. Intervals are 95 %
+# bootstrap intervals over images.
 
 # %%
 models_table(reports)

@@ -25,6 +25,11 @@
 # the maps depend on what the model learnt at all: the randomization check of
 # {cite}`adebayo2018sanity`.
 #
+# The release model is two networks answering as one (MobileNetV2 cut inside block 13,
+# and the whole MobileNetV2): its logit for a class is the sum of the members' scaled
+# logits, so its map is the sum of the members' maps, each taken at that member's last
+# convolution before the positive part is kept.
+#
 # **Needs:** the built dataset (`make data`), the release model (committed), and the
 # original CNN saved by notebook 02 in `runs/` (trained here if missing).
 # **Takes:** about a minute on a laptop CPU when notebook 02 has run.
@@ -54,13 +59,15 @@ from medcnn.data.dataset import split_arrays
 from medcnn.evaluation.report import misclassified
 from medcnn.explain.gradcam import grid_size, last_conv_layer, overlays, randomization_check
 from medcnn.modeling.artifacts import load_model, release_model_path
+from medcnn.modeling.ensemble import members_of
 from medcnn.modeling.forward import class_probabilities
 from medcnn.presentation.figures import plot_heatmaps, plot_randomization
 from medcnn.training.run import trained_model
 
 release = load_model(release_model_path())
 original = trained_model("original_cnn")
-for title, model in {"release model": release, "original CNN": original}.items():
+networks = {f"release member {i + 1}": member for i, member in enumerate(members_of(release))}
+for title, model in {**networks, "original CNN": original}.items():
     rows, columns = grid_size(model)
     print(
         f"{title}: works at {model.get_layer('resize').height} px; last convolution "
@@ -97,17 +104,17 @@ captions = [
 ]
 plot_heatmaps(
     images,
-    {"release model (MobileNetV2)": release_maps, "original CNN": original_maps},
+    {"release model": release_maps, "original CNN": original_maps},
     captions,
     "Grad-CAM for the predicted class",
 )
 plt.show()
 
 # %% [markdown]
-# Both models' last convolutions see the image through a coarse grid (printed above):
-# the release model's through a few cells a side, the original CNN's through two. The
-# maps are therefore blobs: they say which part of the picture carried the decision,
-# not which structure.
+# Every network's last convolution sees the image through a coarse grid (printed
+# above): the release model's members through 6 and 3 cells a side, the original
+# CNN through two. The maps are therefore blobs: they say which part of the picture
+# carried the decision, not which structure.
 
 # %% [markdown]
 # ## One image, each class
@@ -190,8 +197,9 @@ sanity.round(2)
 # Observations from the run of this notebook: the release model is the committed one,
 # so its maps are reproducible; the original CNN is retrained by notebook 02.
 #
-# - Grad-CAM works on every model here, including the release model whose ImageNet
-#   base is a model nested inside it, and on models loaded from their `.keras` files.
+# - Grad-CAM works on every model here, including the release model, two networks each
+#   with its ImageNet base nested inside it, and on models loaded from their `.keras`
+#   files.
 #   At the last convolution the maps are coarse (a few cells a side): good for
 #   "where", not "what". The original CNN's 2 × 2 maps say almost nothing.
 # - On right answers the release model's maps sit on the anatomy: the brain inside

@@ -52,7 +52,7 @@ def test_details_name_the_phases_and_the_alarm(tmp_path) -> None:
     save_reference(fit_reference(features, labels, features), model)
     details = details_table(card(), model)
     assert "99% of validation" in details["unfamiliar-input alarm"]
-    assert details["training settings"].startswith("site augmentation on")
+    assert "; batch 8; site augmentation on, source balancing 0.5" in details["training"]
     assert "no rule was fitted" in details["unsure below"]
     no_ceiling = UnsureRule(min_probability=0.85, max_distance_ratio=float("inf"))
     save_rule(no_ceiling, model)
@@ -60,3 +60,19 @@ def test_details_name_the_phases_and_the_alarm(tmp_path) -> None:
     assert details["unsure below"].startswith("85% top probability")
     assert "not used" in details["unfamiliar-input alarm"]
     assert details["novelty alarm (brain and lung answers)"] == "none"
+
+
+def test_an_ensemble_card_names_its_members_and_their_epochs(tmp_path) -> None:
+    model = tmp_path / "pair.keras"
+    model.write_bytes(b"x" * 1000)
+    single = card()
+    members = [
+        {**single["training"], "title": title, "temperature": temperature, "best_epoch": best}
+        for title, temperature, best in (("first", 0.8, 2), ("second", 1.2, 3))
+    ]
+    training = {**single["training"], "title": "pair", "members": members}
+    details = details_table(make_card("pair", 1, training=training), model)
+    assert details["epochs run (kept)"] == "3 (2) + 3 (3)"
+    assert details["training"].endswith("; seed 1 (each member)")
+    assert details["members"].startswith("first, 1,234 parameters, logits divided by its ")
+    assert "temperature 1.20 on val" in details["members"]

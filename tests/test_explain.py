@@ -220,6 +220,19 @@ def test_randomized_weights_change_the_maps(cascading, images) -> None:
         np.testing.assert_array_equal(kept, now)  # the original model is left alone
 
 
+def test_an_ensemble_is_randomized_member_by_member_at_their_own_last_convolutions(
+    images,
+) -> None:
+    keras.utils.set_random_seed(0)
+    model = ensemble()
+    before = model.get_weights()
+    steps = randomization_check(model, images, cascading=False)
+    assert len(steps) == 1 and len(steps[0]["per_image"]) == len(images)
+    assert np.isfinite(steps[0]["spearman"])
+    for kept, now in zip(before, model.get_weights(), strict=True):
+        np.testing.assert_array_equal(kept, now)
+
+
 def test_model_ending_in_a_softmax_layer_uses_log_probabilities(images) -> None:
     keras.utils.set_random_seed(0)
     model = keras.Sequential(

@@ -15,6 +15,7 @@ from medcnn.modeling.artifacts import manifest_digest
 from medcnn.presentation.training import candidates_table, ensemble_verdict, first_looks
 from medcnn.training import holdout
 from medcnn.training.holdout import (
+    BLOCK_13,
     CANDIDATES,
     FOLDS,
     Fold,
@@ -156,11 +157,11 @@ def test_earlier_runs_are_kept_unless_the_fold_or_the_recipe_changed(
 
     changed = json.loads(path.read_text())
     changed["folds"][FOLDS[0].name]["held_out"] = [["another-source", None]]
-    changed["candidates"]["release"]["recipe"]["working_size"] = 128
+    changed["candidates"][BLOCK_13]["recipe"]["working_size"] = 128
     path.write_text(json.dumps(changed))
     holdout.run_holdout(path, tmp_path, log=lambda _: None)
     runs_of_fold = sum(len(candidate_seeds(name)) for name in CANDIDATES)
-    release_elsewhere = len(candidate_seeds("release")) * (len(FOLDS) - 1)
+    release_elsewhere = len(candidate_seeds(BLOCK_13)) * (len(FOLDS) - 1)
     assert len(trained) == everything + runs_of_fold + release_elsewhere
 
 
@@ -227,9 +228,9 @@ def test_the_candidates_table_compares_recipes_and_seeds_over_every_fold() -> No
     assert table.loc[("c", 0), "source accuracy, mean"] == pytest.approx((0.9 + 0.8 + 2) / 4)
 
 
-def test_a_first_look_passes_only_ahead_of_the_release_with_val_not_lower() -> None:
+def test_a_first_look_passes_only_ahead_of_the_baseline_with_val_not_lower() -> None:
     results = fake_results({0: 0.9, 1: 0.85})
-    results["candidates"] = {"release": results["candidates"]["c"]}
+    results["candidates"] = {BLOCK_13: results["candidates"]["c"]}
     for name, score, val in (("ahead", 0.95, 0.99), ("behind", 0.85, 0.99), ("val", 0.95, 0.98)):
         entry = fake_results({0: score})["candidates"]["c"]
         for fold in entry["runs"]["0"].values():
@@ -239,12 +240,12 @@ def test_a_first_look_passes_only_ahead_of_the_release_with_val_not_lower() -> N
     table = first_looks(results)
     assert list(table.index) == ["ahead", "behind", "val"]  # seed 0 of each other recipe
     assert table["passes"].tolist() == [True, False, False]
-    assert table.loc["ahead", "lead over release"] == pytest.approx(0.05)
+    assert table.loc["ahead", f"lead over {BLOCK_13}"] == pytest.approx(0.05)
 
 
 def test_an_ensemble_wins_only_ahead_on_both_counts_over_three_seeds() -> None:
     def table(ensemble: list[tuple[float, float]], seeds: tuple[int, ...] = (0, 1, 2)):
-        rows = {("release", seed): (0.90, 0.15) for seed in (0, 1, 2)}
+        rows = {(BLOCK_13, seed): (0.90, 0.15) for seed in (0, 1, 2)}
         rows |= {("e", seed): figures for seed, figures in zip(seeds, ensemble, strict=True)}
         frame = pd.DataFrame(rows, index=["mean held-out macro-F1", "unsure at the bound"]).T
         return frame.rename_axis(["recipe", "seed"])

@@ -9,8 +9,9 @@ import pytest
 
 from medcnn.cli import main
 from medcnn.modeling.artifacts import manifest_digest, read_card, release_model_path
-from medcnn.training.recipes import RECIPES, RELEASE_RECIPE
-from medcnn.training.run import card_matches, code_fingerprint
+from medcnn.training import seeds
+from medcnn.training.recipes import RELEASE_MEMBERS, RELEASE_TITLE
+from medcnn.training.run import code_fingerprint, release_matches
 
 pytestmark = pytest.mark.mirror
 
@@ -19,8 +20,9 @@ def test_the_release_card_matches_the_dataset_the_recipe_and_the_code() -> None:
     card = read_card(release_model_path())
     assert card["manifest_sha256"] == manifest_digest()
     assert card["training"]["code_sha256"] == code_fingerprint()
-    assert card_matches(card, RELEASE_RECIPE, card["seed"])
-    assert card["training"]["title"] == RECIPES[RELEASE_RECIPE].title
+    assert release_matches(card, card["seed"])
+    assert card["training"]["title"] == RELEASE_TITLE
+    assert [member["recipe"] for member in card["training"]["members"]] == list(RELEASE_MEMBERS)
 
 
 def test_evaluate_gives_the_card_macro_f1_to_the_last_digit(tmp_path, capsys) -> None:
@@ -32,3 +34,14 @@ def test_evaluate_gives_the_card_macro_f1_to_the_last_digit(tmp_path, capsys) ->
     assert report["accuracy"] == card["metrics"]["test"]["accuracy"]
     assert "asserted_error_rate" in report["abstention"]["all"]
     assert "unsure rule" in capsys.readouterr().out
+
+
+def test_the_seed_spread_was_measured_on_this_release() -> None:
+    spread = seeds.read_results()
+    card = read_card(release_model_path())
+    assert spread["manifest_sha256"] == manifest_digest()
+    assert spread["members"] == list(RELEASE_MEMBERS)
+    assert sorted(map(int, spread["seeds"])) == list(seeds.SEEDS)
+    release = spread["seeds"]["0"]["scores"]
+    for split in ("test", "external"):
+        assert release[split]["macro_f1"] == card["metrics"][split]["macro_f1"]

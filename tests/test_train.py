@@ -11,13 +11,15 @@ import tensorflow as tf
 
 from medcnn.config import CLASSES
 from medcnn.data.build import BuildSettings, build_dataset
-from medcnn.modeling.artifacts import load_model
+from medcnn.modeling.artifacts import load_model, read_card
+from medcnn.modeling.ensemble import members_of
 from medcnn.modeling.features import load_reference
 from medcnn.training import run as train
 from medcnn.training.fit import distribution_strategy, fit_recipe, sample_weights
-from medcnn.training.recipes import RECIPES, Phase, Recipe
+from medcnn.training.recipes import RECIPES, RELEASE_MEMBERS, Phase, Recipe
 from medcnn.training.run import train_model
 from tests.helpers import synthetic_image
+from tests.test_models import needs_mobilenet
 
 
 def striped(count: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -170,3 +172,38 @@ def test_saved_model_is_reused_only_while_its_recipe_and_data_match(
     card_file.write_text(json.dumps(card))
     with pytest.raises(AssertionError, match="trained again"):
         train.trained_model("original_cnn", seed=2)
+
+
+@needs_mobilenet
+def test_the_release_merges_its_members_and_reuses_them(processed, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("MEDCNN_DATA_DIR", str(processed.parent))
+    monkeypatch.setenv("MEDCNN_SMOKE", "1")
+    monkeypatch.setattr(train, "runs_dir", lambda: tmp_path / "runs")
+
+    def no_folds():
+        raise FileNotFoundError("no fold results")
+
+    monkeypatch.setattr(train, "read_results", no_folds)
+    run = train.train_release(seed=1, out=tmp_path / "release.keras", verbose=0)
+    card = read_card(run.path)
+    assert train.release_matches(card, 1) and not train.release_matches(card, 2)
+    members = card["training"]["members"]
+    assert [member["recipe"] for member in members] == list(RELEASE_MEMBERS)
+    assert all(member["temperature"] > 0 for member in members)
+    assert set(card["metrics"]) == {"val", "test", "external"}
+    loaded = load_model(run.path)
+    assert len(members_of(loaded)) == len(RELEASE_MEMBERS)
+    images = np.stack(
+        [np.asarray(synthetic_image(seed, (128, 128)))[..., None] for seed in range(2)]
+    )
+    np.testing.assert_allclose(
+        loaded.predict(images, verbose=0), run.model.predict(images, verbose=0), atol=1e-5
+    )
+    assert load_reference(run.path) is not None
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained again")
+
+    monkeypatch.setattr(train, "train_model", no_training)
+    again = train.train_release(seed=1, out=tmp_path / "again.keras", verbose=0)
+    assert again.card["training"]["members"][0]["seconds"] == members[0]["seconds"]

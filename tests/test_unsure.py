@@ -16,6 +16,7 @@ from medcnn.training.abstention import (
     ERROR_BOUND,
     PROBABILITY_GRID,
     choose_thresholds,
+    fit_rule,
     fold_images,
     fold_selection,
 )
@@ -206,7 +207,7 @@ def test_fold_images_judge_by_the_mean_of_the_members_calibrated_logits() -> Non
     assert together["predicted"].tolist() == [0, 1, 2, 0] * len(FOLDS)
     geometric = np.sqrt(np.array([0.9 * 0.2, 0.05 * 0.6, 0.05 * 0.2]))
     assert together["top"][0] == pytest.approx(geometric[0] / geometric.sum())
-    assert (together["distance_ratio"] == 2.0).all()  # the farther member's
+    assert np.isnan(together["distance_ratio"]).all()  # measured in features no run had
     assert together["fold"].tolist() == [fold.name for fold in FOLDS for _ in range(4)]
 
 
@@ -219,3 +220,20 @@ def test_fold_selection_scores_each_fold_and_fits_a_rule_to_them() -> None:
     )
     assert alone["asserted error at the bound"] <= ERROR_BOUND
     assert alone["unsure at the bound"] == pytest.approx(0.5)  # its two wrong answers
+
+
+def test_an_ensembles_rule_keeps_temperature_one_as_its_folds_were_judged(tmp_path) -> None:
+    results = fold_results()
+    val = {
+        "labels": np.array([0, 1, 2, 0]),
+        "probabilities": np.array(
+            [[0.6, 0.2, 0.2], [0.2, 0.6, 0.2], [0.2, 0.2, 0.6]] + [[1, 0, 0]]
+        ),
+        "distance_ratio": np.full(4, 0.5),
+        "novelty_ratio": np.full(4, 0.5),
+    }
+    single = fit_rule(tmp_path / "single.keras", val, results, ("x",))
+    assert single.temperature != 1.0 and single.fitted_on.startswith("temperature on val")
+    ensemble = fit_rule(tmp_path / "ensemble.keras", val, results, ("x", "y"))
+    assert ensemble.temperature == 1.0 and "each member's temperature" in ensemble.fitted_on
+    assert load_rule(tmp_path / "ensemble.keras") == ensemble

@@ -24,7 +24,9 @@ def train(args: argparse.Namespace) -> None:
             seeds()
             return
         if args.release:
-            runs = [train_release(seed=args.seed)]
+            if args.models:
+                raise CommandError("--release trains its own members: drop MODEL")
+            runs = [train_release(seed=args.seed, out=output(args, "medcnn"))]
         else:
             names = args.models or list(RECIPES)
             unknown = sorted(set(names) - set(RECIPES))
@@ -70,7 +72,7 @@ def output(args: argparse.Namespace, name: str) -> Path | None:
 
 def register(commands: argparse._SubParsersAction) -> None:
     """Add `medcnn train`."""
-    from medcnn.training.recipes import RECIPES, RELEASE_RECIPE
+    from medcnn.training.recipes import RECIPES, RELEASE_MEMBERS
 
     parser = commands.add_parser(
         "train",
@@ -86,18 +88,19 @@ def register(commands: argparse._SubParsersAction) -> None:
     mode.add_argument(
         "--release",
         action="store_true",
-        help=f"train {RELEASE_RECIPE} and write the release model models/medcnn.keras",
+        help=f"train {' and '.join(RELEASE_MEMBERS)} and merge them into the release model "
+        "models/medcnn.keras",
     )
     mode.add_argument(
         "--holdout",
         action="store_true",
-        help="score the release recipe and variants of it on held-out training sources "
+        help="score the release's recipes and variants of them on held-out training sources "
         "(models/medcnn.holdout.json; its seeds are fixed, --seed and --out do not apply)",
     )
     mode.add_argument(
         "--seeds",
         action="store_true",
-        help="the release recipe under seeds 0-2, scored on test, external and the open set "
+        help="the release under seeds 0-2, scored on test, external and the open set "
         "(models/medcnn.seeds.json; seed 0 is the release model, the others go to runs/seeds/)",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed for weights, shuffling, dropout")

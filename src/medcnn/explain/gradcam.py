@@ -278,7 +278,6 @@ def randomization_check(
     something change: correlations well below 1.
     """
     model = ensure_built(model)
-    layer_name = layer_name or last_conv_layer(model)
     images = np.asarray(images)
     classes = [int(c) for c in np.argmax(model.predict(images, verbose=0), axis=-1)]
     originals = heatmaps(model, images, classes, layer_name)

@@ -85,6 +85,12 @@ def make_card(
     }
 
 
+def trainings(card: dict[str, Any]) -> list[dict[str, Any]]:
+    """How the model of `card` was trained: one record per member of an ensemble, else one."""
+    training = card.get("training", {})
+    return list(training.get("members", [training]))
+
+
 def save_model(model: Any, path: Path, card: dict[str, Any]) -> Path:
     """Write `path` (.keras) and its card atomically; returns the model path."""
     path = Path(path)

@@ -4,12 +4,12 @@ generic ImageNet features.
 A classifier's own features are trained to sort images into three classes, so an image of a
 kind it never saw (a dermoscopy photo, a cardiac MRI) is pulled towards one of them and can
 look familiar there. Generic features are not: MobileNetV2 with its ImageNet weights,
-untouched by medcnn's training, cut where the release model is cut, pooled and normalised.
-An image's novelty for a class is the cosine distance to its `NEIGHBOURS`-th nearest training
-image of that class (Sun et al., 2022, "Out-of-distribution detection with deep nearest
-neighbors"), divided by the distance that `QUANTILE` of that class's validation images stay
-under; above 1 is rarer than 1 % of `val`. The class asked about is the one the model
-answers: a cardiac MRI called brain is measured against brain images, not against the
+untouched by medcnn's training, cut where the release's block-13 member is cut, pooled and
+normalised. An image's novelty for a class is the cosine distance to its `NEIGHBOURS`-th
+nearest training image of that class (Sun et al., 2022, "Out-of-distribution detection with
+deep nearest neighbors"), divided by the distance that `QUANTILE` of that class's validation
+images stay under; above 1 is rarer than 1 % of `val`. The class asked about is the one the
+model answers: a cardiac MRI called brain is measured against brain images, not against the
 abdominal MRI among the `other` images. The reference keeps a seeded sample of the training
 images' features and classes, stored beside the model as `<model>.novelty.npz`.
 """

@@ -7,6 +7,7 @@ from typing import Any
 
 import pandas as pd
 
+from medcnn.modeling.artifacts import trainings
 from medcnn.modeling.features import load_reference
 from medcnn.modeling.unsure import load_rule
 
@@ -24,47 +25,63 @@ def metrics_table(card: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame.from_dict(rows, orient="index").reindex(["val", "test", "external"])
 
 
-def details_table(card: dict[str, Any], model_path: Path) -> pd.Series:
-    """Architecture, input, training set-up, conditions and versions of a saved model."""
-    training = card["training"]
+def recipe_text(member: dict[str, Any]) -> str:
+    """One recipe's phases, batch and balancing, as a card records them, in words."""
     phases = "; ".join(
         f"{p['epochs']} epoch{'s' * (p['epochs'] != 1)} at {p['learning_rate']:g}"
         + (f", top {p['unfreeze']:.0%} of the base unfrozen" if p["unfreeze"] else ", base frozen")
-        for p in training["phases"]
+        for p in member["phases"]
     )
+    augmented = member.get("site_augmentation") is not None
+    return (
+        f"{phases}; batch {member['batch_size']}; site augmentation "
+        f"{'on' if augmented else 'off'}, source balancing {member['source_power']}, "
+        f"modality balancing {member['modality_power']}"
+    )
+
+
+def details_table(card: dict[str, Any], model_path: Path) -> pd.Series:
+    """Architecture, input, training set-up, conditions and versions of a saved model."""
+    training, members = card["training"], trainings(card)
     conditions = training["conditions"]
     reference = load_reference(model_path)
     rule = load_rule(model_path)
-    augmented = training.get("site_augmentation") is not None
-    return pd.Series(
-        {
-            "model": training["title"],
-            "file": f"{model_path.name}, {model_path.stat().st_size / 1e6:.1f} MB",
-            "parameters": f"{training['parameters']:,}",
-            "classes": ", ".join(card["classes"]),
-            "input": f"{card['input_shape']} {card['input_dtype']}",
-            "preprocessing": card["preprocessing"],
-            "training images": f"{training['train_images']:,} (train split)",
-            "training": f"{phases}; batch {training['batch_size']}, seed {card['seed']}",
-            "epochs run (kept)": f"{training['epochs_run']} ({training['best_epoch']})",
-            "training time": f"{training['seconds']:.0f} s on {conditions['cpu_cores']} CPU "
-            f"cores, {conditions['gpus']} GPU",
-            "dataset manifest sha256": card["manifest_sha256"],
-            "training settings": f"site augmentation {'on' if augmented else 'off'}"
-            f", source balancing {training['source_power']}, modality balancing "
-            f"{training['modality_power']}",
-            "unfamiliar-input alarm": alarm(reference, rule.max_distance_ratio),
-            "novelty alarm (brain and lung answers)": "none"
-            if rule.max_novelty_ratio == float("inf")
-            else f"generic-feature novelty above {rule.max_novelty_ratio:.2f} × the level 99% "
-            "of the answered class's validation images stay under",
-            "unsure below": f"{rule.min_probability:.0%} top probability after temperature "
-            f"{rule.temperature:.2f} ({rule.fitted_on})",
-            "trained": card["date"],
-            "versions": ", ".join(f"{k} {v}" for k, v in sorted(card["versions"].items())),
-        },
-        name="release model",
-    )
+    recipes = list(dict.fromkeys(recipe_text(member) for member in members))
+    details = {
+        "model": training["title"],
+        "file": f"{model_path.name}, {model_path.stat().st_size / 1e6:.1f} MB",
+        "parameters": f"{training['parameters']:,}",
+        "classes": ", ".join(card["classes"]),
+        "input": f"{card['input_shape']} {card['input_dtype']}",
+        "preprocessing": card["preprocessing"],
+        "training images": f"{training['train_images']:,} (train split)",
+        "training": " | ".join(recipes)
+        + f"; seed {card['seed']}"
+        + (" (each member)" if len(members) > 1 and len(recipes) == 1 else ""),
+        "epochs run (kept)": " + ".join(f"{m['epochs_run']} ({m['best_epoch']})" for m in members),
+        "training time": f"{training['seconds']:.0f} s on {conditions['cpu_cores']} CPU "
+        f"cores, {conditions['gpus']} GPU",
+        "dataset manifest sha256": card["manifest_sha256"],
+        "unfamiliar-input alarm": alarm(reference, rule.max_distance_ratio),
+        "novelty alarm (brain and lung answers)": "none"
+        if rule.max_novelty_ratio == float("inf")
+        else f"generic-feature novelty above {rule.max_novelty_ratio:.2f} × the level 99% "
+        "of the answered class's validation images stay under",
+        "unsure below": f"{rule.min_probability:.0%} top probability after temperature "
+        f"{rule.temperature:.2f} ({rule.fitted_on})",
+        "trained": card["date"],
+        "versions": ", ".join(f"{k} {v}" for k, v in sorted(card["versions"].items())),
+    }
+    if len(members) > 1:
+        details["members"] = (
+            "; ".join(
+                f"{m['title']}, {m['parameters']:,} parameters, logits divided by its "
+                f"temperature {m['temperature']:.2f} on val"
+                for m in members
+            )
+            + "; the model answers with the mean of these calibrated logits"
+        )
+    return pd.Series(details, name="release model")
 
 
 def alarm(reference, ceiling: float) -> str:

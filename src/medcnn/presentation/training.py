@@ -11,9 +11,17 @@ import pandas as pd
 import tensorflow as tf
 from matplotlib.figure import Figure
 
-from medcnn.training.abstention import fold_selection
+from medcnn.modeling.artifacts import trainings
+from medcnn.training.abstention import fold_images, fold_scores, fold_selection
 from medcnn.training.augment import site_augment
-from medcnn.training.holdout import ENSEMBLES, SEEDS, finished_runs, mean_macro_f1
+from medcnn.training.holdout import (
+    BLOCK_13,
+    ENSEMBLES,
+    RELEASE,
+    SEEDS,
+    finished_runs,
+    mean_macro_f1,
+)
 
 CURVES = (("loss", "loss (cross-entropy)"), ("accuracy", "accuracy"))
 
@@ -59,7 +67,9 @@ def comparison_table(cards: Sequence[dict[str, Any]]) -> pd.DataFrame:
                 "external macro-F1": metrics["external"]["macro_f1"],
                 "val macro-F1": metrics["val"]["macro_f1"],
                 "parameters": training["parameters"],
-                "epochs (kept)": f"{training['epochs_run']} ({training['best_epoch']})",
+                "epochs (kept)": " + ".join(
+                    f"{member['epochs_run']} ({member['best_epoch']})" for member in trainings(card)
+                ),
                 "training s": training["seconds"],
                 "train images/s": training["train_images_per_second"],
                 "predict images/s": training["inference_images_per_second"],
@@ -68,26 +78,27 @@ def comparison_table(cards: Sequence[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("model")
 
 
-def fold_table(results: dict[str, Any], candidate: str = "release", seed: int = 0) -> pd.DataFrame:
-    """One row per leave-source-out fold: what it held out, its held-out macro-F1, and the
-    held-out sources' accuracy (mean and worst, with the worst source's name)."""
+def fold_table(
+    results: dict[str, Any], members: tuple[str, ...] = ENSEMBLES[RELEASE], seed: int = 0
+) -> pd.DataFrame:
+    """One row per leave-source-out fold, as `members` (one recipe, or an ensemble) under
+    `seed` judged it: what the fold held out, its held-out macro-F1, and the held-out
+    sources' accuracy (mean and worst, with the worst source's name)."""
     rows = {}
-    for fold, scores in results["candidates"][candidate]["runs"][str(seed)].items():
-        accuracy = pd.Series(scores["held_out"]["source_accuracy"])
+    for fold, (macro_f1, accuracy) in fold_scores(fold_images(results, members, str(seed))).items():
         rows[fold] = {
             "held out": ", ".join(name for name, _ in results["folds"][fold]["held_out"]),
             "held-out images": sum(results["folds"][fold]["held_out_images"].values()),
-            "held-out macro-F1": scores["held_out"]["macro_f1"],
+            "held-out macro-F1": macro_f1,
             "source accuracy, mean": accuracy.mean(),
             "source accuracy, worst": accuracy.min(),
             "worst source": accuracy.idxmin(),
-            "val macro-F1": scores["val"]["macro_f1"],
         }
     return pd.DataFrame(rows).T.rename_axis("fold")
 
 
 def seed_table(results: dict[str, Any]) -> pd.DataFrame:
-    """One row per seed of the release recipe: test and external macro-F1, the worst external
+    """One row per seed of the release: test and external macro-F1, the worst external
     source, the "unsure" figures on external, and open-set images asserted brain or lung."""
     rows = {}
     for seed, entry in results["seeds"].items():
@@ -158,7 +169,7 @@ def candidates_table(results: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(rows).T.rename_axis(["recipe", "seed"])
 
 
-def first_looks(results: dict[str, Any], baseline: str = "release") -> pd.DataFrame:
+def first_looks(results: dict[str, Any], baseline: str = BLOCK_13) -> pd.DataFrame:
     """Every other recipe under seed 0 against `baseline` under seed 0: mean held-out and
     val macro-F1 over the folds, and the lead on held-out images. A first look passes, and
     earns seeds 1 and 2, when it leads with its val not lower."""
@@ -194,7 +205,9 @@ def selection_table(results: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(rows).T.rename_axis(["recipe", "seed"])
 
 
-def ensemble_verdict(table: pd.DataFrame, ensemble: str, incumbent: str = "release") -> dict:
+def ensemble_verdict(
+    table: pd.DataFrame, ensemble: str = RELEASE, incumbent: str = BLOCK_13
+) -> dict:
     """An ensemble against the recipe it would replace, from `selection_table`: each one's
     mean over seeds of held-out macro-F1 and "unsure" at the bound, the seeds compared,
     and whether the ensemble wins (higher macro-F1 and less "unsure", over seeds 0, 1, 2)."""

@@ -1,6 +1,7 @@
 """Fitting the "unsure" rule of a model: on validation and on held-out training sources only.
 
-The temperature is fitted on the validation split. The three thresholds (calibrated top
+The temperature is fitted on the validation split (for an ensemble, each member's, applied
+inside the merged model, so its rule keeps temperature 1). The three thresholds (calibrated top
 probability, distance in the model's features, novelty in generic features; see
 `modeling.unsure`) are chosen on the images of the leave-source-out folds
 (`training.holdout`), each judged by its own fold's model, temperature and references: whole
@@ -18,14 +19,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from scipy.special import softmax
-from sklearn.metrics import f1_score
 
 from medcnn.config import CLASSES
 from medcnn.evaluation.abstention import abstention_figures
 from medcnn.evaluation.calibration import fit_temperature, tempered_log_probabilities
+from medcnn.evaluation.metrics import confusion, macro_f1_of
 from medcnn.modeling.unsure import UnsureRule, save_rule
-from medcnn.training.holdout import FOLDS
+from medcnn.training.holdout import ENSEMBLES, FOLDS, RELEASE
 
 ERROR_BOUND = 0.005
 """The largest share of images that may be answered wrong without "unsure": medcnn's
@@ -37,13 +39,16 @@ OTHER = CLASSES.index("other")
 
 
 def fold_images(
-    results: dict[str, Any], members: tuple[str, ...] = ("release",), seed: str = "0"
+    results: dict[str, Any], members: tuple[str, ...] = ENSEMBLES[RELEASE], seed: str = "0"
 ) -> dict[str, np.ndarray]:
     """The folds' held-out images pooled, as judged by the candidate `members` under `seed`
     (several: the mean of their calibrated logits, a geometric mean of their probabilities):
     labels, predictions, calibrated top probability (each run's own temperature), distance
-    ratio (the largest among members), novelty ratio for the class answered, source and
-    fold."""
+    ratio, novelty ratio for the class answered, source and fold.
+
+    An ensemble's distance ratio is NaN: the merged model measures distance in its members'
+    joined features, which no fold run did, so no distance ceiling is fitted for it (NaN
+    withholds nothing under any ceiling, and ties go to the highest, none)."""
     parts = []
     for fold in FOLDS:
         runs = [results["candidates"][member]["runs"][seed][fold.name] for member in members]
@@ -68,7 +73,9 @@ def fold_images(
                 "labels": np.asarray(runs[0]["images"]["label"]),
                 "predicted": predicted,
                 "top": calibrated.max(axis=1),
-                "distance_ratio": np.max([run["images"]["distance_ratio"] for run in runs], axis=0),
+                "distance_ratio": np.asarray(runs[0]["images"]["distance_ratio"], float)
+                if len(runs) == 1
+                else np.full(len(predicted), np.nan),
                 "novelty_ratio": novelty[np.arange(len(predicted)), predicted],
                 "source": np.asarray(runs[0]["images"]["source"]),
                 "fold": np.full(len(predicted), fold.name),
@@ -109,26 +116,30 @@ def choose_thresholds(images: dict[str, np.ndarray]) -> tuple[tuple[float, float
     return best, abstention_figures(~wrong, unsure_under(images, best))
 
 
+def fold_scores(images: dict[str, np.ndarray]) -> dict[str, tuple[float, pd.Series]]:
+    """Per fold, from `fold_images`: held-out macro-F1 and accuracy per held-out source."""
+    scores = {}
+    for fold in FOLDS:
+        here = images["fold"] == fold.name
+        labels, predicted = images["labels"][here], images["predicted"][here]
+        macro_f1 = macro_f1_of(confusion(labels, predicted))
+        right = pd.Series(labels == predicted).groupby(images["source"][here]).mean()
+        scores[fold.name] = (float(macro_f1), right)
+    return scores
+
+
 def fold_selection(
-    results: dict[str, Any], members: tuple[str, ...] = ("release",), seed: str = "0"
+    results: dict[str, Any], members: tuple[str, ...] = ENSEMBLES[RELEASE], seed: str = "0"
 ) -> dict[str, Any]:
     """What recipes are chosen by: the mean over folds of the held-out macro-F1 of
     `members` under `seed`, and the "unsure" and asserted-error rates of the rule fitted
     to them at `ERROR_BOUND`."""
     images = fold_images(results, members, seed)
-    per_fold = [
-        f1_score(
-            images["labels"][images["fold"] == fold.name],
-            images["predicted"][images["fold"] == fold.name],
-            labels=list(range(len(CLASSES))),
-            average="macro",
-            zero_division=0,
-        )
-        for fold in FOLDS
-    ]
     _, figures = choose_thresholds(images)
     return {
-        "mean held-out macro-F1": float(np.mean(per_fold)),
+        "mean held-out macro-F1": float(
+            np.mean([macro_f1 for macro_f1, _ in fold_scores(images).values()])
+        ),
         "unsure at the bound": figures["unsure_rate"],
         "asserted error at the bound": figures["asserted_error_rate"],
     }
@@ -138,23 +149,27 @@ def fit_rule(
     model_path: Path,
     val: dict[str, np.ndarray],
     holdout_results: dict[str, Any],
-    members: tuple[str, ...] = ("release",),
+    members: tuple[str, ...] = ENSEMBLES[RELEASE],
 ) -> UnsureRule:
     """Fit the rule of the model at `model_path` and save it beside the model, with the
     figures it gives on the fold images of its recipe (`members`, seed 0) and on `val`.
+
+    An ensemble's members are calibrated inside the merged model, as its fold images are
+    judged, so its rule keeps temperature 1.
 
     `val` holds the validation split's `labels`, raw `probabilities`, `distance_ratio` and
     `novelty_ratio`.
     """
     images = fold_images(holdout_results, members)
     (probability, distance, novel), on_folds = choose_thresholds(images)
+    single = len(members) == 1
     rule = UnsureRule(
-        temperature=fit_temperature(val["probabilities"], val["labels"]),
+        temperature=fit_temperature(val["probabilities"], val["labels"]) if single else 1.0,
         min_probability=probability,
         max_distance_ratio=distance,
         max_novelty_ratio=novel,
-        fitted_on=f"temperature on val; thresholds on the held-out images of {len(FOLDS)} "
-        "leave-source-out folds",
+        fitted_on=("temperature" if single else "each member's temperature, inside the model,")
+        + f" on val; thresholds on the held-out images of {len(FOLDS)} leave-source-out folds",
     )
     verdict = rule.judge(val["probabilities"], val["distance_ratio"], val["novelty_ratio"])
     right = verdict["top_class"].to_numpy() == np.asarray(CLASSES)[val["labels"]]

@@ -30,13 +30,13 @@ from medcnn.config import CLASSES, project_root, runs_dir
 from medcnn.data.dataset import split_arrays
 from medcnn.evaluation.calibration import fit_temperature
 from medcnn.evaluation.metrics import split_scores
-from medcnn.io import write_atomic
+from medcnn.io import results_json, write_atomic
 from medcnn.modeling.artifacts import manifest_digest
 from medcnn.modeling.features import fit_reference
 from medcnn.modeling.forward import Forward
 from medcnn.modeling.novelty import fit_novelty, generic_features
 from medcnn.training.fit import conditions, fit_recipe
-from medcnn.training.recipes import RECIPES, RELEASE_RECIPE, Recipe
+from medcnn.training.recipes import RECIPES, Recipe
 
 
 @dataclass(frozen=True)
@@ -97,46 +97,48 @@ Fold D holds out images that reached their collection as exports rather than fro
 scanner: chest X-ray and CT cropped from paper and website figures (with arrows, letters
 and recompression), brain MRI gathered from the web, and hand X-rays stored at 100 px."""
 
-RELEASE = RECIPES[RELEASE_RECIPE]
-AT_64_PX = replace(RELEASE, size=64, title="MobileNetV2 to block 13 (64 px, ImageNet)")
+BLOCK_13 = "96 px, MobileNetV2 to block 13"
+WHOLE = "96 px, the whole MobileNetV2"
+AT_64_PX = replace(
+    RECIPES["mobilenet_v2"], size=64, title="MobileNetV2 to block 13 (64 px, ImageNet)"
+)
 
 CANDIDATES = {
-    "release": RELEASE,
-    "64 px (the previous release)": AT_64_PX,
+    BLOCK_13: RECIPES["mobilenet_v2"],
+    "64 px (the release before 96 px)": AT_64_PX,
     "64 px, with site augmentation and modality balancing": replace(
         AT_64_PX, site_augmentation=True, modality_power=0.5
     ),
     "64 px, with every source weighed equally": replace(AT_64_PX, source_power=1.0),
-    "96 px, the whole MobileNetV2": replace(
-        RELEASE, title="MobileNetV2 (96 px, ImageNet)", options={"cut": None}
-    ),
+    WHOLE: RECIPES["mobilenet_v2_whole"],
 }
-"""The recipes scored on the folds: the release recipe (96 px); the same at 64 px, the
-release before the folds chose 96 px; two variants of the 64 px recipe: with site
-augmentation (`training.augment`) and modality balancing, which mimic what differs
-between sites and were the release's before that, and with every source of a class
-given an equal say; and the release recipe with the whole MobileNetV2 rather than its
-first 13 blocks. A variant is added here as a name and a `Recipe`; runs already in the
-results file are kept while nothing they depend on changed."""
+"""The recipes scored on the folds: MobileNetV2 to block 13 at 96 px, the release's first
+member and each variant's baseline; the same at 64 px, the release before the folds chose
+96 px; two variants of the 64 px recipe: with site augmentation (`training.augment`) and
+modality balancing, which mimic what differs between sites and were the release's before
+that, and with every source of a class given an equal say; and the whole MobileNetV2
+rather than its first 13 blocks, the release's second member. A variant is added here as
+a name and a `Recipe`; runs already in the results file are kept while nothing they
+depend on changed."""
 
 SEEDS: dict[str, tuple[int, ...]] = {
-    "release": (0, 1, 2),
-    "64 px (the previous release)": (0, 1, 2),
+    BLOCK_13: (0, 1, 2),
+    "64 px (the release before 96 px)": (0, 1, 2),
     "64 px, with site augmentation and modality balancing": (0, 1, 2),
-    "96 px, the whole MobileNetV2": (0, 1, 2),
+    WHOLE: (0, 1, 2),
 }
 """Seeds per candidate; those not listed run under seed 0 only. The recipes that were
 chosen between run under three, so that the difference between them can be read against
 the spread the seed alone gives on the same folds."""
 
+RELEASE = "block 13 + the whole MobileNetV2 (the release)"
 
-ENSEMBLES: dict[str, tuple[str, ...]] = {
-    "release + the whole MobileNetV2": ("release", "96 px, the whole MobileNetV2"),
-}
+ENSEMBLES: dict[str, tuple[str, ...]] = {RELEASE: (BLOCK_13, WHOLE)}
 """Candidates scored together: an ensemble's answer on a fold is the mean of its members'
 calibrated logits under the same seed (a geometric mean of their probabilities; compare
 Lakshminarayanan et al., 2017), so it needs no training of its own. The two recipes here
-err on different held-out kinds (cardiac MRI and photographs against abdominal CT)."""
+err on different held-out kinds (cardiac MRI and photographs against abdominal CT); their
+ensemble won on the folds and is the release (`training.recipes.RELEASE_MEMBERS`)."""
 
 
 def candidate_seeds(name: str) -> tuple[int, ...]:
@@ -216,7 +218,7 @@ def run_candidate(recipe: Recipe, data: dict[str, Any], workdir: Path, seed: int
         "images": {
             "source": rows["source"].tolist(),
             "label": labels.tolist(),
-            "probabilities": np.round(probabilities, 5).tolist(),
+            "probabilities": np.round(probabilities.astype(np.float64), 5).tolist(),
             "distance_ratio": np.round(
                 reference.distances(features) / reference.threshold, 4
             ).tolist(),
@@ -240,13 +242,14 @@ def finished_runs(results: dict[str, Any], name: str) -> dict[str, dict[str, Any
     return {seed: by_fold for seed, by_fold in runs.items() if set(by_fold) == folds}
 
 
-def results_match(results: dict[str, Any], candidate: str = "release") -> bool:
-    """Were these fold results computed on the current dataset with the current recipe?"""
-    entry = results.get("candidates", {}).get(candidate, {})
-    return (
-        results.get("manifest_sha256") == manifest_digest()
-        and entry.get("recipe") == CANDIDATES[candidate].settings()
+def results_match(results: dict[str, Any], members: tuple[str, ...] = ENSEMBLES[RELEASE]) -> bool:
+    """Were these fold results computed on the current dataset, with the current recipe of
+    each of `members` run on every fold under seed 0?"""
+    entries = [results.get("candidates", {}).get(member, {}) for member in members]
+    return results.get("manifest_sha256") == manifest_digest() and all(
+        entry.get("recipe") == CANDIDATES[member].settings()
         and len(entry.get("runs", {}).get("0", {})) == len(FOLDS)
+        for member, entry in zip(members, entries, strict=True)
     )
 
 
@@ -343,7 +346,7 @@ def describe_fold(fold: Fold, data: dict[str, Any]) -> dict[str, Any]:
 
 
 def write(results: dict[str, Any], path: Path) -> None:
-    write_atomic(path, (json.dumps(results, indent=1) + "\n").encode())
+    write_atomic(path, (results_json(results) + "\n").encode())
 
 
 def holdout_table(results: dict[str, Any]) -> pd.DataFrame:

@@ -1,7 +1,8 @@
 """Recipes: which model to build and how to train it, phase by phase.
 
 A transfer model trains in two phases: the pretrained base frozen, then its top
-unfrozen at a lower learning rate. The CNNs train in one phase.
+unfrozen at a lower learning rate. The CNNs train in one phase. The release is an
+ensemble of two recipes, merged into one model after training (`modeling.ensemble`).
 """
 
 from __future__ import annotations
@@ -116,8 +117,21 @@ RECIPES = {
         size=96,
         phases=(Phase(3, 1e-3), Phase(8, 1e-4, unfreeze=0.3)),
     ),
+    "mobilenet_v2_whole": Recipe(
+        "mobilenet_v2_whole",
+        "the whole MobileNetV2 (96 px, ImageNet)",
+        "transfer_model",
+        size=96,
+        phases=(Phase(3, 1e-3), Phase(8, 1e-4, unfreeze=0.3)),
+        options={"cut": None},
+    ),
 }
-"""The models notebook 02 compares; the original CNN trains exactly as it was published."""
+"""The models notebook 02 compares, and the release's second member (the whole network,
+trained by `make model`); the original CNN trains exactly as it was published."""
 
-RELEASE_RECIPE = "mobilenet_v2"
-"""The recipe whose model becomes `models/medcnn.keras`."""
+RELEASE_MEMBERS = ("mobilenet_v2", "mobilenet_v2_whole")
+"""The recipes trained under one seed and merged into `models/medcnn.keras`: the mean of
+their calibrated logits, which the leave-source-out folds chose over either alone."""
+
+RELEASE_TITLE = "MobileNetV2 to block 13 + the whole MobileNetV2 (96 px, ImageNet)"
+"""What the release's card and the book call it."""

@@ -20,8 +20,10 @@ import pandas as pd
 from medcnn import config
 from medcnn.config import runs_dir, smoke_mode, training_seed
 from medcnn.data.dataset import split_arrays
+from medcnn.evaluation.calibration import fit_temperature
 from medcnn.evaluation.metrics import split_scores
 from medcnn.modeling.artifacts import (
+    RELEASE_NAME,
     load_model,
     make_card,
     manifest_digest,
@@ -29,6 +31,7 @@ from medcnn.modeling.artifacts import (
     release_model_path,
     save_model,
 )
+from medcnn.modeling.ensemble import merge
 from medcnn.modeling.features import fit_reference, load_reference, save_reference
 from medcnn.modeling.forward import Forward
 from medcnn.modeling.novelty import fit_novelty, generic_features, save_novelty
@@ -36,7 +39,7 @@ from medcnn.modeling.unsure import UnsureRule
 from medcnn.training.abstention import fit_rule
 from medcnn.training.fit import conditions, fit_recipe
 from medcnn.training.holdout import read_results, results_match
-from medcnn.training.recipes import RECIPES, RELEASE_RECIPE, Recipe
+from medcnn.training.recipes import RECIPES, RELEASE_MEMBERS, RELEASE_TITLE, Recipe
 
 EVALUATION_SPLITS = ("val", "test", "external")
 SMOKE_LIMITS = {"train": 60, "val": 30, "test": 30, "external": 30}
@@ -184,15 +187,20 @@ def trained_model(name: str, seed: int | None = None) -> keras.Model:
 
 
 def card_matches(
-    card: dict[str, Any], name: str, seed: int, train_limit: int | None = None
+    card: dict[str, Any],
+    name: str,
+    seed: int,
+    train_limit: int | None = None,
+    smoke: bool | None = None,
+    processed: Path | None = None,
 ) -> bool:
     """Was the model of `card` trained by recipe `name` as it is now, on this dataset and
-    with this training-set limit?"""
-    smoke = smoke_mode()
+    with this training-set limit (in smoke mode, default `MEDCNN_SMOKE`)?"""
+    smoke = smoke_mode() if smoke is None else smoke
     recipe = RECIPES[name].smoke() if smoke else RECIPES[name]
     training = card.get("training", {})
     return (
-        card.get("manifest_sha256") == manifest_digest()
+        card.get("manifest_sha256") == manifest_digest(processed)
         and card.get("seed") == seed
         and training.get("smoke") == smoke
         and training.get("train_limit") == train_limit
@@ -201,22 +209,85 @@ def card_matches(
     )
 
 
-def train_release(seed: int = 0, smoke: bool | None = None, verbose: int = 2) -> TrainRun:
-    """Train the release recipe and write `models/medcnn.keras` with its card, its
-    out-of-distribution reference and, from the held-out folds, its "unsure" rule."""
-    run = train_model(
-        RELEASE_RECIPE, seed, release_model_path(), smoke=smoke, verbose=verbose, reference=True
+def member_path(name: str, seed: int) -> Path:
+    """Where `train_release` keeps a member of the release ensemble: `runs/release/s<seed>/`."""
+    return runs_dir() / "release" / f"s{seed}" / f"{name}.keras"
+
+
+def release_matches(
+    card: dict[str, Any], seed: int, smoke: bool | None = None, processed: Path | None = None
+) -> bool:
+    """Was the ensemble of `card` merged from the release members as they are now, on this
+    dataset and under `seed`?"""
+    members = card.get("training", {}).get("members", [])
+    return [member.get("recipe") for member in members] == list(RELEASE_MEMBERS) and all(
+        card_matches({**card, "training": member}, member["recipe"], seed, None, smoke, processed)
+        for member in members
     )
-    save_unsure_rule(run.path)
-    return run
+
+
+def train_release(
+    seed: int = 0,
+    out: Path | None = None,
+    smoke: bool | None = None,
+    processed: Path | None = None,
+    verbose: int = 2,
+) -> TrainRun:
+    """Train the release members under `seed` (reusing those in `runs/release/` whose cards
+    match), fit each one's temperature on val, merge them into one model, and write it to
+    `out` (default `models/medcnn.keras`) with its card, its out-of-distribution reference,
+    its novelty reference and, from the held-out folds, its "unsure" rule."""
+    smoke = smoke_mode() if smoke is None else smoke
+    out = Path(out) if out is not None else release_model_path()
+    paths = {}
+    for name in RELEASE_MEMBERS:
+        paths[name] = member_path(name, seed)
+        saved = paths[name].is_file() and read_card(paths[name])
+        if not (saved and card_matches(saved, name, seed, None, smoke, processed)):
+            train_model(name, seed, paths[name], smoke=smoke, processed=processed, verbose=verbose)
+    splits, _ = load_splits(smoke, processed, seed)
+    val_images, val_labels = splits["val"]
+    members, summaries = [], []
+    for path in paths.values():
+        member, card = load_model(path), read_card(path)
+        temperature = fit_temperature(Forward(member).batches(val_images)[1], val_labels)
+        members.append(member)
+        summaries.append(
+            {**card["training"], "temperature": temperature, "history": card["history"]}
+        )
+    model = merge(members, [summary["temperature"] for summary in summaries], name="medcnn")
+    metrics, speed = score_splits(Forward(model), {s: splits[s] for s in EVALUATION_SPLITS})
+    training = {
+        "title": RELEASE_TITLE,
+        "members": summaries,
+        "train_images": summaries[0]["train_images"],
+        "parameters": int(model.count_params()),
+        "seconds": round(sum(summary["seconds"] for summary in summaries), 1),
+        "train_images_per_second": round(
+            summaries[0]["train_images"]
+            * sum(summary["epochs_run"] for summary in summaries)
+            / sum(summary["seconds"] for summary in summaries),
+            1,
+        ),
+        "inference_images_per_second": round(speed, 1),
+        "conditions": summaries[0]["conditions"],
+        "code_sha256": code_fingerprint(),
+        "smoke": smoke,
+        "train_limit": None,
+    }
+    card = make_card(RELEASE_NAME, seed, metrics=metrics, training=training, processed=processed)
+    save_model(model, out, card)
+    save_feature_reference(model, splits, out)
+    save_unsure_rule(out, processed)
+    return TrainRun(RELEASE_NAME, RELEASE_TITLE, model, pd.DataFrame(), card, out)
 
 
 def save_unsure_rule(model_path: Path, processed: Path | None = None) -> UnsureRule | None:
     """Fit the model's novelty reference and "unsure" rule, on val and on the held-out
     folds of `make holdout`, and save both beside the model.
 
-    Without fold results for the current dataset and release recipe the model keeps the
-    default rule, and this says why.
+    Without fold results for the current dataset and the release's recipes the model keeps
+    the default rule, and this says why.
     """
     try:
         results = read_results()
@@ -225,7 +296,7 @@ def save_unsure_rule(model_path: Path, processed: Path | None = None) -> UnsureR
         return None
     if not results_match(results):
         print(
-            "the held-out fold results are for another dataset or release recipe; run "
+            "the held-out fold results are for another dataset or other recipes; run "
             "`make holdout`: the model keeps the default unsure rule"
         )
         return None

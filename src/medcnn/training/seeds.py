@@ -1,7 +1,8 @@
-"""The release recipe under several seeds: how far the seed alone moves the unseen-source figures.
+"""The release under several seeds: how far the seed alone moves the unseen-source figures.
 
-Seed 0 is the release model itself; the others are trained into `runs/seeds/`. Each model
-gets its own out-of-distribution reference and "unsure" rule (fitted as the release's is),
+Seed 0 is the release model itself; for the others `train_release` trains both members
+under that seed and merges them into `runs/seeds/`. Each model gets its own
+out-of-distribution reference and "unsure" rule (fitted as the release's is),
 and is scored on `test`, on `external` and on the open-set check. `make seeds` writes
 `models/medcnn.seeds.json`, which notebook 02 and the README read. Scoring `external` here
 is a measurement, not a selection: nothing is chosen by it.
@@ -19,14 +20,14 @@ from medcnn.config import CLASSES, project_root, runs_dir
 from medcnn.data.dataset import split_arrays
 from medcnn.evaluation.open_set import open_set, open_set_table
 from medcnn.evaluation.report import evaluate_model
-from medcnn.io import write_atomic
+from medcnn.io import results_json, write_atomic
 from medcnn.modeling.artifacts import load_model, manifest_digest, read_card, release_model_path
 from medcnn.modeling.features import load_reference
 from medcnn.modeling.forward import Forward
 from medcnn.modeling.novelty import load_novelty
 from medcnn.modeling.unsure import load_rule, rule_record, verdict
-from medcnn.training.recipes import RELEASE_RECIPE
-from medcnn.training.run import card_matches, save_feature_reference, save_unsure_rule, train_model
+from medcnn.training.recipes import RELEASE_MEMBERS
+from medcnn.training.run import release_matches, save_unsure_rule, train_release
 
 SEEDS = (0, 1, 2)
 SPLITS = ("test", "external")
@@ -38,24 +39,22 @@ def results_path() -> Path:
 
 
 def seed_model_path(seed: int) -> Path:
-    """The release model for seed 0, `runs/seeds/s<seed>/<recipe>.keras` for the others."""
+    """The release model for seed 0, `runs/seeds/s<seed>/medcnn.keras` for the others."""
     if seed == 0:
         return release_model_path()
-    return runs_dir() / "seeds" / f"s{seed}" / f"{RELEASE_RECIPE}.keras"
+    return runs_dir() / "seeds" / f"s{seed}" / release_model_path().name
 
 
 def ready_model(seed: int, log=print) -> Path:
-    """The seed's model, trained where missing, with its references and a rule fitted now."""
+    """The seed's model, trained where missing, with its "unsure" rule fitted now."""
     path = seed_model_path(seed)
-    if not (path.is_file() and card_matches(read_card(path), RELEASE_RECIPE, seed)):
-        if seed == 0:
-            raise FileNotFoundError(f"{path} is missing or stale: run `make model` first")
-        log(f"seed {seed}: training {RELEASE_RECIPE}")
-        train_model(RELEASE_RECIPE, seed, path, verbose=0, reference=True)
-    if load_reference(path) is None:
-        splits = {split: split_arrays(split)[:2] for split in ("train", "val")}
-        save_feature_reference(load_model(path), splits, path)
-    save_unsure_rule(path)
+    if path.is_file() and release_matches(read_card(path), seed):
+        save_unsure_rule(path)
+    elif seed == 0:
+        raise FileNotFoundError(f"{path} is missing or stale: run `make model` first")
+    else:
+        log(f"seed {seed}: training the release members and merging them")
+        train_release(seed, path, verbose=0)
     return path
 
 
@@ -99,12 +98,12 @@ def run_seeds(path: Path | None = None, log=print) -> dict[str, Any]:
     test_images, test_labels, _ = data["test"]
     scans = test_images[np.isin(test_labels, [CLASSES.index("brain"), CLASSES.index("lung")])]
     open_images = open_set(scans[..., 0])
-    results = {"manifest_sha256": manifest_digest(), "recipe": RELEASE_RECIPE, "seeds": {}}
+    results = {"manifest_sha256": manifest_digest(), "members": list(RELEASE_MEMBERS), "seeds": {}}
     for seed in SEEDS:
         model_path = ready_model(seed, log)
         log(f"seed {seed}: scoring {model_path}")
         results["seeds"][str(seed)] = score_seed(model_path, data, open_images)
-    write_atomic(path, (json.dumps(results, indent=1, allow_nan=False) + "\n").encode())
+    write_atomic(path, (results_json(results) + "\n").encode())
     return results
 
 
