@@ -202,14 +202,15 @@ sanity.round(2)
 #   files.
 #   At the last convolution the maps are coarse (a few cells a side): good for
 #   "where", not "what". The original CNN's 2 × 2 maps say almost nothing.
-# - On right answers the release model's maps sit on the anatomy: the brain inside
-#   the skull, the mediastinum and lung fields of a chest X-ray. Its most confident
+# - On right answers the release model's maps lie on the anatomy and around it: the
+#   head and skull of the brain images, the mediastinum and lung fields of a chest
+#   X-ray. Built from a 6 × 6 and a 3 × 3 grid, they are blobs. Its most confident
 #   mistakes on `external` are MedNIST head CT slices cut low, through the skull base
 #   with the face and sinuses in view, called `other`: the map for that answer sits on
 #   the bone and soft tissue of the skull base, not on brain. On the coronal chest CT
-#   slice it gets most confidently wrong, the evidence for `other` lies in the liver
-#   and abdomen at the bottom of the slice, and the evidence for `lung` is a small
-#   patch of the upper chest.
+#   slice it gets most confidently wrong (`other` at 99 %), the evidence for `other`
+#   lies mostly in the liver at the bottom of the slice and in its upper corners; the
+#   maps for `brain` and `lung` are empty: nothing in the slice raises either score.
 # - The maps pass the randomization check: once the output layer is randomized the
 #   rank correlation with the trained model's maps is already far from 1, and as
 #   randomization cascades down the release model's stays near zero; the original

@@ -131,7 +131,7 @@ SEEDS: dict[str, tuple[int, ...]] = {
 chosen between run under three, so that the difference between them can be read against
 the spread the seed alone gives on the same folds."""
 
-RELEASE = "block 13 + the whole MobileNetV2 (the release)"
+RELEASE = "block 13 + the whole MobileNetV2"
 
 ENSEMBLES: dict[str, tuple[str, ...]] = {RELEASE: (BLOCK_13, WHOLE)}
 """Candidates scored together: an ensemble's answer on a fold is the mean of its members'
