@@ -78,7 +78,7 @@ from medcnn.evaluation.report import (
     summary,
 )
 from medcnn.inference.predictor import Predictor
-from medcnn.modeling.artifacts import load_model, read_card, release_model_path
+from medcnn.modeling.artifacts import read_card, release_model_path
 from medcnn.modeling.forward import class_probabilities
 from medcnn.modeling.unsure import read_evidence
 from medcnn.presentation.figures import (
@@ -104,19 +104,24 @@ for split, (_, labels, rows) in data.items():
 #
 # Each model predicts `val`, `test` and `external`. Its temperature *T* is fitted on
 # its `val` probabilities (one number that softens or sharpens the softmax without
-# changing any prediction) and then applied, unchanged, to the other two splits.
+# changing any prediction) and then applied, unchanged, to the other two splits. The
+# release model is loaded as the app loads it (a `Predictor`), and its features are kept
+# for its "unsure" rule further down.
 
 # %%
-models = {"release": load_model(release_model_path())}
-models |= {RECIPES[name].title: trained_model(name) for name in ("original_cnn", "robust_cnn")}
-probabilities, reports = {}, {}
-for title, model in models.items():
-    probabilities[title] = {s: class_probabilities(model, data[s][0]) for s in data}
-    temperature = fit_temperature(probabilities[title]["val"], data["val"][1])
+predictor = Predictor.from_file(release_model_path())
+release_outputs = {split: predictor.forward.batches(data[split][0]) for split in data}
+probabilities = {
+    "release": {split: p.astype(np.float64) for split, (_, p) in release_outputs.items()}
+}
+for name in ("original_cnn", "robust_cnn"):
+    model = trained_model(name)
+    probabilities[RECIPES[name].title] = {s: class_probabilities(model, data[s][0]) for s in data}
+reports = {}
+for title, by_split in probabilities.items():
+    temperature = fit_temperature(by_split["val"], data["val"][1])
     reports[title] = {
-        split: evaluate_probabilities(
-            probabilities[title][split], data[split][1], data[split][2], temperature
-        )
+        split: evaluate_probabilities(by_split[split], data[split][1], data[split][2], temperature)
         for split in SPLITS
     }
 card = read_card(release_model_path())
@@ -237,7 +242,6 @@ for split in SPLITS:
 # plays no part in it. The rule, and what it gave where it was fitted:
 
 # %%
-predictor = Predictor.from_file(release_model_path())
 rule = predictor.rule
 evidence = read_evidence(release_model_path())
 print(rule.fitted_on)
@@ -266,7 +270,9 @@ pd.DataFrame(evidence["fold_sources"]).T
 # images: the error a user meets) and the accuracy of the answers given.
 
 # %%
-screens = {split: predictor.screen(data[split][0][..., 0]) for split in SPLITS}
+screens = {
+    split: predictor.judge(data[split][0][..., 0], *release_outputs[split]) for split in SPLITS
+}
 truth = {split: np.asarray(CLASSES)[data[split][1]] for split in SPLITS}
 abstention_rows = {}
 for split in SPLITS:

@@ -160,11 +160,14 @@ plt.show()
 #
 # {cite}`adebayo2018sanity` showed that some saliency methods produce nearly the same
 # maps for a trained and a randomly initialized network: such maps show the image's
-# edges, not the model's reasoning. Their test: randomize the weights layer by layer
-# from the output down (each layer redrawn from a normal with the trained weights'
-# mean and spread), recompute the maps for the same class, and measure how similar
-# they stay (Spearman rank correlation with the trained model's map, over 12 `test`
-# images). Meaningful maps decorrelate.
+# edges, not the model's reasoning. Their test: randomize the weights from the output
+# down (each layer redrawn from a normal with the trained weights' mean and spread),
+# recompute the maps for the same class, and measure how similar they stay (Spearman
+# rank correlation with the trained model's map, over 12 `test` images). Meaningful
+# maps decorrelate. Here the cascade takes one MobileNetV2 block (an inverted residual:
+# expansion, depthwise and projection layers) per step, and each layer outside the
+# blocks on its own; the release model's two networks are randomized one after the
+# other, the whole network first.
 
 # %%
 sample = test_images[rng.choice(len(test_images), 12, replace=False)]
@@ -180,7 +183,7 @@ for title, steps in checks.items():
 sanity = pd.DataFrame(
     {
         title: {
-            "layers randomized": len(steps),
+            "randomization steps": len(steps),
             "after the output layer": steps[0]["spearman"],
             "mean over all steps": np.mean([s["spearman"] for s in steps]),
             "largest |correlation| at any step": max(abs(s["spearman"]) for s in steps),

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from medcnn.explain.gradcam import (
+    cascade_steps,
     grad_cam,
     grid_size,
     last_conv_layer,
@@ -218,6 +219,35 @@ def test_randomized_weights_change_the_maps(cascading, images) -> None:
     assert steps[-1]["spearman"] < 0.5
     for kept, now in zip(before, model.get_weights(), strict=True):
         np.testing.assert_array_equal(kept, now)  # the original model is left alone
+
+
+def test_a_cascade_randomizes_a_named_block_in_one_step() -> None:
+    names = [
+        "probabilities",
+        "Conv_1_bn",
+        "block_16_project_BN",
+        "block_16_project",
+        "block_15_project",
+        "conv2_block1_1_conv",
+        "conv2_block1_2_conv",
+        "block1a_expand_conv",
+        "expanded_conv_project",
+        "Conv1",
+    ]
+    layers = [keras.layers.Dense(1, name=name) for name in names]
+    steps = cascade_steps(layers)
+    assert [name for name, _ in steps] == [
+        "probabilities",
+        "Conv_1_bn",
+        "block_16",
+        "block_15",
+        "conv2_block1",
+        "block1a",
+        "expanded_conv",
+        "Conv1",
+    ]
+    assert [layer.name for layer in steps[2][1]] == names[2:4]
+    assert sum(len(group) for _, group in steps) == len(layers)
 
 
 def test_an_ensemble_is_randomized_member_by_member_at_their_own_last_convolutions(

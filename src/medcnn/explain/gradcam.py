@@ -13,6 +13,8 @@ the log-probability.
 
 from __future__ import annotations
 
+import re
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -261,6 +263,25 @@ def randomize_weights(layer: keras.layers.Layer, rng: np.random.Generator) -> No
         weight.assign(rng.normal(values.mean(), values.std(), values.shape).astype(values.dtype))
 
 
+BLOCK_NAME = re.compile(r"^(.*?block_?\d+[a-z]?|expanded_conv)_")
+"""The block a layer belongs to, as Keras applications name their layers: `block_13_expand`
+(MobileNetV2), `conv2_block1_1_conv` (ResNet), `block1a_expand_conv` (EfficientNet)."""
+
+
+def cascade_steps(layers: list[keras.layers.Layer]) -> list[tuple[str, list]]:
+    """Consecutive layers of one named block as one step, every other layer as its own:
+    (name, layers) in the order given."""
+    steps: list[tuple[str, list]] = []
+    for layer in layers:
+        match = BLOCK_NAME.match(layer.name)
+        name = match.group(1) if match else layer.name
+        if match and steps and steps[-1][0] == name:
+            steps[-1][1].append(layer)
+        else:
+            steps.append((name, [layer]))
+    return steps
+
+
 def randomization_check(
     model: keras.Model,
     images: np.ndarray,
@@ -271,11 +292,11 @@ def randomization_check(
     """Model-parameter randomization test (Adebayo et al., 2018) on a clone of `model`.
 
     Cascading: the layers with learnable weights (a frozen base's included, nested models
-    opened) are randomized one after another from the output down; otherwise all at once.
-    After each step the Grad-CAM of every image, for the class the original model predicts,
-    is compared with the original map by Spearman rank correlation. One dict per step:
-    `randomized` (the layer, or "all"), mean `spearman` and `per_image`. Maps that mean
-    something change: correlations well below 1.
+    opened) are randomized from the output down, one block at a time (`cascade_steps`);
+    otherwise all at once. After each step the Grad-CAM of every image, for the class the
+    original model predicts, is compared with the original map by Spearman rank
+    correlation. One dict per step: `randomized` (the block or layer, or "all"), mean
+    `spearman` and `per_image`. Maps that mean something change: correlations well below 1.
     """
     model = ensure_built(model)
     images = np.asarray(images)
@@ -289,17 +310,17 @@ def randomization_check(
     learnable = [
         layer for layer in layers if layer.trainable_weights and not isinstance(layer, keras.Model)
     ]
-    steps = [[layer] for layer in reversed(learnable)] if cascading else [learnable]
+    steps = cascade_steps(learnable[::-1]) if cascading else [("all", learnable)]
     rng = np.random.default_rng(seed)
     results = []
-    for step in steps:
+    for name, step in steps:
         for layer in step:
             randomize_weights(layer, rng)
         randomized = heatmaps(clone, images, classes, layer_name)
         correlations = [rank_correlation(a, b) for a, b in zip(originals, randomized, strict=True)]
         results.append(
             {
-                "randomized": step[0].name if cascading else "all",
+                "randomized": name,
                 "spearman": float(np.mean(correlations)),
                 "per_image": correlations,
             }
