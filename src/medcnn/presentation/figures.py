@@ -306,7 +306,7 @@ def plot_heatmaps(
 
 
 def plot_randomization(steps: Sequence[dict], title: str) -> Figure:
-    """Rank correlation of Grad-CAM with the trained model's, as layers are randomized."""
+    """Rank correlation of Grad-CAM with the trained model's, as its weights are randomized."""
     names = [step["randomized"] for step in steps]
     spread = [step["per_image"] for step in steps]
     figure, axis = plt.subplots(figsize=(min(12.0, max(5.0, 0.32 * len(names) + 2)), 3.6))
@@ -314,11 +314,11 @@ def plot_randomization(steps: Sequence[dict], title: str) -> Figure:
     axis.plot(range(1, len(names) + 1), [s["spearman"] for s in steps], "o-", color="#D55E00")
     axis.axhline(1.0, color="grey", linestyle=":", linewidth=1)
     axis.axhline(0.0, color="grey", linewidth=0.5)
-    every = max(1, len(names) // 30)  # about 30 layer names fit along the axis
+    every = max(1, len(names) // 30)  # about 30 names fit along the axis
     ticks = range(1, len(names) + 1, every)
     axis.set_xticks(ticks, [names[t - 1] for t in ticks], rotation=90, fontsize=7)
     axis.set(ylabel="Spearman vs trained map", ylim=(-1.05, 1.05), title=title)
-    axis.set_xlabel("randomized down to this layer (output first)")
+    axis.set_xlabel("randomized down to this block or layer (output first)")
     figure.tight_layout()
     return figure
 
