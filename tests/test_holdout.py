@@ -12,7 +12,7 @@ import pytest
 from medcnn.config import CLASSES
 from medcnn.data.manifest import read_manifest
 from medcnn.modeling.artifacts import manifest_digest
-from medcnn.presentation.training import candidates_table, ensemble_verdict, first_looks
+from medcnn.presentation.training import candidates_table, first_looks, selection_verdict
 from medcnn.training import holdout
 from medcnn.training.holdout import (
     BLOCK_13,
@@ -251,11 +251,11 @@ def test_an_ensemble_wins_only_ahead_on_both_counts_over_three_seeds() -> None:
         frame = pd.DataFrame(rows, index=["mean held-out macro-F1", "unsure at the bound"]).T
         return frame.rename_axis(["recipe", "seed"])
 
-    verdict = ensemble_verdict(table([(0.92, 0.12), (0.90, 0.14), (0.91, 0.13)]), "e")
+    verdict = selection_verdict(table([(0.92, 0.12), (0.90, 0.14), (0.91, 0.13)]), "e")
     assert verdict["wins"] and verdict["macro_f1"]["e"] == pytest.approx(0.91)
-    assert not ensemble_verdict(table([(0.92, 0.16)] * 3), "e")["wins"]  # more unsure
-    assert not ensemble_verdict(table([(0.89, 0.10)] * 3), "e")["wins"]  # lower macro-F1
-    two_seeds = ensemble_verdict(table([(0.95, 0.10)] * 2, (0, 1)), "e")
+    assert not selection_verdict(table([(0.92, 0.16)] * 3), "e")["wins"]  # more unsure
+    assert not selection_verdict(table([(0.89, 0.10)] * 3), "e")["wins"]  # lower macro-F1
+    two_seeds = selection_verdict(table([(0.95, 0.10)] * 2, (0, 1)), "e")
     assert two_seeds["leads"] and not two_seeds["wins"]
     assert two_seeds["seeds"] == [0, 1] and two_seeds["macro_f1"][BLOCK_13] == pytest.approx(0.90)
 
@@ -264,6 +264,6 @@ def test_a_first_look_at_an_ensemble_compares_seed_0_with_seed_0() -> None:
     rows = {(RELEASE, seed): (0.90 + seed / 100, 0.15) for seed in (0, 1, 2)}
     rows |= {("e", 0): (0.905, 0.14)}
     frame = pd.DataFrame(rows, index=["mean held-out macro-F1", "unsure at the bound"]).T
-    verdict = ensemble_verdict(frame.rename_axis(["recipe", "seed"]), "e", RELEASE)
+    verdict = selection_verdict(frame.rename_axis(["recipe", "seed"]), "e", RELEASE)
     assert verdict["seeds"] == [0] and verdict["leads"] and not verdict["wins"]
     assert verdict["macro_f1"][RELEASE] == pytest.approx(0.90)

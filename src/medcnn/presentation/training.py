@@ -16,9 +16,9 @@ from medcnn.training.abstention import fold_images, fold_scores, fold_selection
 from medcnn.training.augment import site_augment
 from medcnn.training.holdout import (
     BLOCK_13,
+    CANDIDATES,
     ENSEMBLES,
     RELEASE,
-    SEEDS,
     finished_runs,
     mean_macro_f1,
 )
@@ -194,33 +194,33 @@ def first_looks(results: dict[str, Any], baseline: str = BLOCK_13) -> pd.DataFra
 
 
 def selection_table(results: dict[str, Any]) -> pd.DataFrame:
-    """One row per recipe chosen between (`holdout.SEEDS`) and ensemble of them
-    (`holdout.ENSEMBLES`) and seed they finished under: mean held-out macro-F1 and the
-    "unsure" and asserted-error rates of a rule fitted to their fold images."""
+    """One row per recipe (`holdout.CANDIDATES`) and ensemble of them (`holdout.ENSEMBLES`)
+    and seed they finished under: mean held-out macro-F1 and the "unsure" and
+    asserted-error rates of a rule fitted to their fold images."""
     rows = {}
-    for name, members in {**{name: (name,) for name in SEEDS}, **ENSEMBLES}.items():
+    for name, members in {**{name: (name,) for name in CANDIDATES}, **ENSEMBLES}.items():
         seeds = set.intersection(*(set(finished_runs(results, member)) for member in members))
         for seed in sorted(seeds, key=int):
             rows[(name, int(seed))] = fold_selection(results, members, seed)
     return pd.DataFrame(rows).T.rename_axis(["recipe", "seed"])
 
 
-def ensemble_verdict(
-    table: pd.DataFrame, ensemble: str = RELEASE, incumbent: str = BLOCK_13
+def selection_verdict(
+    table: pd.DataFrame, candidate: str = RELEASE, incumbent: str = BLOCK_13
 ) -> dict:
-    """An ensemble against the recipe it would replace, from `selection_table`: each one's
-    mean over the seeds both finished of held-out macro-F1 and "unsure" at the bound, the
-    seeds compared, whether the ensemble leads on both counts under them, and whether it
-    wins (leads over seeds 0, 1 and 2)."""
-    seeds = sorted(set(table.loc[ensemble].index) & set(table.loc[incumbent].index))
+    """A recipe or ensemble against the one it would replace, from `selection_table`: each
+    one's mean over the seeds both finished of held-out macro-F1 and "unsure" at the bound,
+    the seeds compared, whether the candidate leads on both counts under them, and whether
+    it wins (leads over seeds 0, 1 and 2)."""
+    seeds = sorted(set(table.loc[candidate].index) & set(table.loc[incumbent].index))
     columns = ["mean held-out macro-F1", "unsure at the bound"]
     means = {
         name: table.loc[[(name, seed) for seed in seeds], columns].astype(float).mean()
-        for name in (ensemble, incumbent)
+        for name in (candidate, incumbent)
     }
     leads = bool(
-        means[ensemble]["mean held-out macro-F1"] > means[incumbent]["mean held-out macro-F1"]
-        and means[ensemble]["unsure at the bound"] < means[incumbent]["unsure at the bound"]
+        means[candidate]["mean held-out macro-F1"] > means[incumbent]["mean held-out macro-F1"]
+        and means[candidate]["unsure at the bound"] < means[incumbent]["unsure at the bound"]
     )
     return {
         "seeds": seeds,
