@@ -12,7 +12,14 @@ import pytest
 from medcnn.config import CLASSES
 from medcnn.data.manifest import read_manifest
 from medcnn.modeling.artifacts import manifest_digest
-from medcnn.presentation.training import candidates_table, first_looks, selection_verdict
+from medcnn.presentation import training
+from medcnn.presentation.training import (
+    candidates_table,
+    first_looks,
+    replicate_seeds,
+    selection_verdict,
+    verdict_markdown,
+)
 from medcnn.training import holdout
 from medcnn.training.holdout import (
     BLOCK_13,
@@ -23,6 +30,7 @@ from medcnn.training.holdout import (
     candidate_seeds,
     fold_data,
     held_out_mask,
+    held_out_rows,
     holdout_table,
     read_results,
     results_path,
@@ -215,6 +223,10 @@ def test_the_committed_results_cover_the_current_candidates() -> None:
         assert results["folds"][fold.name]["held_out"] == [list(pair) for pair in fold.held_out]
         images = sum(results["folds"][fold.name]["held_out_images"].values())
         assert np.shape(results["folds"][fold.name]["novelty"]) == (images, len(CLASSES))
+    rows = held_out_rows(read_manifest())
+    for fold in FOLDS:  # the rows line up with every run's images
+        run = results["candidates"][BLOCK_13]["runs"]["0"][fold.name]["images"]
+        assert rows.loc[rows["fold"] == fold.name, "source"].tolist() == run["source"]
 
 
 def test_the_candidates_table_compares_recipes_and_seeds_over_every_fold() -> None:
@@ -232,16 +244,24 @@ def test_the_candidates_table_compares_recipes_and_seeds_over_every_fold() -> No
 def test_a_first_look_passes_only_ahead_of_the_baseline_with_val_not_lower() -> None:
     results = fake_results({0: 0.9, 1: 0.85})
     results["candidates"] = {BLOCK_13: results["candidates"]["c"]}
-    for name, score, val in (("ahead", 0.95, 0.99), ("behind", 0.85, 0.99), ("val", 0.95, 0.98)):
+    unsure = {BLOCK_13: 0.12}
+    looks = (("ahead", 0.95, 0.99, 0.10), ("behind", 0.85, 0.99, 0.10), ("val", 0.95, 0.98, 0.10))
+    for name, score, val, its_unsure in (*looks, ("unsure", 0.95, 0.99, 0.14)):
         entry = fake_results({0: score})["candidates"]["c"]
         for fold in entry["runs"]["0"].values():
             fold["val"]["macro_f1"] = val
         results["candidates"][name] = entry
+        unsure[name] = its_unsure
     results["candidates"]["unfinished"] = fake_results({1: 0.99})["candidates"]["c"]
-    table = first_looks(results)
-    assert list(table.index) == ["ahead", "behind", "val"]  # seed 0 of each other recipe
-    assert table["passes"].tolist() == [True, False, False]
+    selection = pd.DataFrame(
+        {(name, 0): {"unsure at the bound": value} for name, value in unsure.items()}
+    ).T
+    table = first_looks(results, selection)
+    assert list(table.index) == ["ahead", "behind", "val", "unsure"]  # seed 0 of the others
+    assert table["passes on macro-F1 and val"].tolist() == [True, False, False, True]
+    assert table["passes with fewer unsure too"].tolist() == [True, False, False, False]
     assert table.loc["ahead", f"lead over {BLOCK_13}"] == pytest.approx(0.05)
+    assert table.loc["unsure", "unsure at the bound"] == pytest.approx(0.14)
 
 
 def test_an_ensemble_wins_only_ahead_on_both_counts_over_three_seeds() -> None:
@@ -267,3 +287,56 @@ def test_a_first_look_at_an_ensemble_compares_seed_0_with_seed_0() -> None:
     verdict = selection_verdict(frame.rename_axis(["recipe", "seed"]), "e", RELEASE)
     assert verdict["seeds"] == [0] and verdict["leads"] and not verdict["wins"]
     assert verdict["macro_f1"][RELEASE] == pytest.approx(0.90)
+
+
+def figures_table(rows: dict[tuple[str, int], tuple[float, float]]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, index=["mean held-out macro-F1", "unsure at the bound"]).T
+    return frame.rename_axis(["recipe", "seed"])
+
+
+def test_a_verdict_leaves_out_seeds_beyond_those_its_rule_was_set_over() -> None:
+    rows = {(BLOCK_13, seed): (0.90, 0.15) for seed in (0, 1, 2)} | {(BLOCK_13, 3): (0.99, 0.01)}
+    rows |= {("e", seed): (0.91, 0.14) for seed in (0, 1, 2, 3)}
+    verdict = selection_verdict(figures_table(rows), "e")
+    assert verdict["seeds"] == [0, 1, 2] and verdict["wins"]
+    assert verdict["macro_f1"][BLOCK_13] == pytest.approx(0.90)
+    sentence = verdict_markdown(verdict, "e", BLOCK_13)
+    assert sentence.startswith("**e** (over seeds 0, 1 and 2)")
+    assert f"so by its rule it replaces {BLOCK_13}" in sentence
+
+
+def test_replicates_are_judged_against_every_seed_their_runs_used(monkeypatch) -> None:
+    monkeypatch.setitem(training.REPLICATES, "twice", ((BLOCK_13,), 2))
+    rows = {(BLOCK_13, seed): (0.90 + seed / 100, 0.15) for seed in range(4)}
+    rows |= {("twice", replicate): (0.92, 0.14) for replicate in (0, 1)}
+    verdict = selection_verdict(figures_table(rows), "twice", BLOCK_13)
+    assert verdict["seeds"] == [0, 1] and verdict["incumbent_seeds"] == [0, 1, 2, 3]
+    assert verdict["macro_f1"][BLOCK_13] == pytest.approx(0.915)  # seeds 0-3, not 0-1
+    assert verdict["leads"] and not verdict["wins"]  # two replicates of three
+    sentence = verdict_markdown(verdict, "twice", BLOCK_13)
+    assert "replicates 0 and 1, against" in sentence and "under seeds 0, 1, 2 and 3" in sentence
+    assert "0.9200 against 0.9150" in sentence and "remaining seeds are the next runs" in sentence
+    behind = selection_verdict(
+        figures_table(rows | {("twice", 1): (0.92, 0.16)}), "twice", BLOCK_13
+    )
+    assert "not ahead on both, so by its rule" in verdict_markdown(behind, "twice", BLOCK_13)
+
+
+def test_a_replicate_needs_every_one_of_its_seeds() -> None:
+    results = fake_results({0: 0.9, 1: 0.9, 2: 0.9, 3: 0.9, 4: 0.9})
+    assert replicate_seeds(results, ("c",), 2) == {0: ("0", "1"), 1: ("2", "3")}
+    assert replicate_seeds(results, ("c",), 3) == {0: ("0", "1", "2")}
+    gaps = fake_results({0: 0.9, 1: 0.9, 6: 0.9, 7: 0.9, 8: 0.9})
+    assert replicate_seeds(gaps, ("c",), 2) == {0: ("0", "1"), 3: ("6", "7")}
+
+
+def test_replicates_win_with_three_and_meet_their_own_seeds(monkeypatch) -> None:
+    monkeypatch.setitem(training.REPLICATES, "twice", ((BLOCK_13,), 2))
+    rows = {(BLOCK_13, seed): (0.90 + seed / 100, 0.15) for seed in range(8)}
+    only_second = selection_verdict(figures_table(rows | {("twice", 1): (0.95, 0.1)}), "twice")
+    assert only_second["incumbent_seeds"] == [2, 3]
+    assert only_second["macro_f1"][BLOCK_13] == pytest.approx(0.925)
+    four = {("twice", k): (0.99, 0.1) for k in range(4)}
+    verdict = selection_verdict(figures_table(rows | four), "twice")
+    assert verdict["seeds"] == [0, 1, 2] and verdict["incumbent_seeds"] == list(range(6))
+    assert verdict["wins"]

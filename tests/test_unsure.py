@@ -12,6 +12,7 @@ from medcnn.evaluation.open_set import open_set, open_set_table
 from medcnn.modeling.artifacts import ModelLoadError
 from medcnn.modeling.novelty import fit_novelty, load_novelty
 from medcnn.modeling.unsure import UnsureRule, load_rule, save_rule
+from medcnn.presentation.training import rule_check, rule_without
 from medcnn.training.abstention import (
     ERROR_BOUND,
     PROBABILITY_GRID,
@@ -19,6 +20,7 @@ from medcnn.training.abstention import (
     fit_rule,
     fold_images,
     fold_selection,
+    out_of_fold,
 )
 from medcnn.training.holdout import FOLDS
 
@@ -209,6 +211,61 @@ def test_fold_images_judge_by_the_mean_of_the_members_calibrated_logits() -> Non
     assert together["top"][0] == pytest.approx(geometric[0] / geometric.sum())
     assert np.isnan(together["distance_ratio"]).all()  # measured in features no run had
     assert together["fold"].tolist() == [fold.name for fold in FOLDS for _ in range(4)]
+
+
+def test_fold_images_under_several_seeds_merge_every_members_runs_under_each() -> None:
+    results = fold_results()
+    results["candidates"]["x"]["runs"]["1"] = results["candidates"]["y"]["runs"]["0"]
+    two_seeds = fold_images(results, ("x",), ("0", "1"))
+    two_members = fold_images(results, ("x", "y"), "0")
+    assert two_seeds["predicted"].tolist() == two_members["predicted"].tolist()
+    assert two_seeds["top"] == pytest.approx(two_members["top"])
+
+
+def test_out_of_fold_judges_each_fold_by_a_rule_chosen_on_the_others() -> None:
+    # Two right answers and a wrong one at 0.6 in every fold; the fourth image is right at
+    # 0.95, except in fold A, where it is a mistake that confident.
+    tops = [0.99, 0.99, 0.6, 0.95]
+    images = {
+        "labels": np.array([0, 1, 2, 0] * len(FOLDS)),
+        "predicted": np.array([0, 1, 0, 0] * len(FOLDS)),
+        "top": np.array(tops * len(FOLDS)),
+        "distance_ratio": np.full(4 * len(FOLDS), np.nan),
+        "novelty_ratio": np.full(4 * len(FOLDS), 0.5),
+        "source": np.array(["s"] * 4 * len(FOLDS)),
+        "fold": np.array([fold.name for fold in FOLDS for _ in range(4)]),
+    }
+    images["labels"][3] = 1
+    _, in_sample = choose_thresholds(images)
+    assert in_sample["asserted_error_rate"] == 0.0
+    assert in_sample["unsure_rate"] == pytest.approx(0.5)
+    held_out = out_of_fold(images)
+    assert held_out["asserted_error_rate"] == pytest.approx(1 / 16)  # A's, missed
+    # A's rule withholds only its 0.6; B-D's, shown A's mistake, withhold their 0.95 as well
+    assert held_out["unsure_rate"] == pytest.approx(7 / 16)
+
+
+def test_the_rule_check_sets_each_seeds_fitted_figures_beside_its_out_of_fold_ones() -> None:
+    results = fold_results()
+    results["candidates"]["y"]["runs"]["3"] = results["candidates"]["y"]["runs"]["0"]
+    table = rule_check(results, ("y",))
+    assert table.index.tolist() == [0, 3]
+    fitted = fold_selection(results, ("y",))
+    assert table.loc[0, ("on the images it was chosen on", "unsure")] == pytest.approx(
+        fitted["unsure at the bound"]
+    )
+    # every fold alike: a rule chosen on the other three is the same rule
+    assert table.loc[0, ("chosen on the other folds", "unsure")] == pytest.approx(0.5)
+    assert table.loc[0, ("chosen on the other folds", "asserted error")] == 0.0
+
+
+def test_a_rule_fitted_without_some_images_is_set_by_the_rest() -> None:
+    results = fold_results()
+    wrong = np.tile([True, False, True, False], len(FOLDS))  # y's two wrong answers a fold
+    assert rule_without(results, np.zeros_like(wrong), ("y",))["unsure_rate"] == 0.5
+    without = rule_without(results, wrong, ("y",))
+    assert without["unsure_rate"] == 0.0 and without["images"] == 2 * len(FOLDS)
+    assert without["thresholds"][0] == PROBABILITY_GRID[0]  # nothing left to withhold
 
 
 def test_fold_selection_scores_each_fold_and_fits_a_rule_to_them() -> None:

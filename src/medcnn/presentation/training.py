@@ -12,18 +12,27 @@ import tensorflow as tf
 from matplotlib.figure import Figure
 
 from medcnn.modeling.artifacts import trainings
-from medcnn.training.abstention import fold_images, fold_scores, fold_selection
+from medcnn.training.abstention import (
+    choose_thresholds,
+    fold_images,
+    fold_scores,
+    fold_selection,
+    out_of_fold,
+)
 from medcnn.training.augment import site_augment
 from medcnn.training.holdout import (
     BLOCK_13,
     CANDIDATES,
     ENSEMBLES,
     RELEASE,
+    REPLICATES,
     finished_runs,
     mean_macro_f1,
 )
 
 CURVES = (("loss", "loss (cross-entropy)"), ("accuracy", "accuracy"))
+RULE_SEEDS = (0, 1, 2)
+"""The seeds the selection rules compare over."""
 
 
 def plot_learning_curves(histories: Sequence[tuple[str, pd.DataFrame]]) -> Figure:
@@ -169,39 +178,105 @@ def candidates_table(results: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(rows).T.rename_axis(["recipe", "seed"])
 
 
-def first_looks(results: dict[str, Any], baseline: str = BLOCK_13) -> pd.DataFrame:
+def first_looks(
+    results: dict[str, Any], selection: pd.DataFrame, baseline: str = BLOCK_13
+) -> pd.DataFrame:
     """Every other recipe under seed 0 against `baseline` under seed 0: mean held-out and
-    val macro-F1 over the folds, and the lead on held-out images. A first look passes, and
-    earns seeds 1 and 2, when it leads with its val not lower."""
+    val macro-F1 over the folds, the lead on held-out images, and "unsure" at the bound
+    (from `selection_table`). A first look passed, and earned seeds 1 and 2, when it led
+    with its val not lower; since the release is an ensemble, it must also need fewer
+    "unsure" answers."""
 
-    def means(name: str) -> tuple[float, float]:
+    def means(name: str) -> tuple[float, float, float]:
         folds = finished_runs(results, name)["0"]
-        return mean_macro_f1(folds), float(np.mean([s["val"]["macro_f1"] for s in folds.values()]))
+        val = float(np.mean([s["val"]["macro_f1"] for s in folds.values()]))
+        return mean_macro_f1(folds), val, float(selection.loc[(name, 0), "unsure at the bound"])
 
-    baseline_held_out, baseline_val = means(baseline)
+    baseline_held_out, baseline_val, baseline_unsure = means(baseline)
     rows = {}
     for name in results["candidates"]:
         if name == baseline or "0" not in finished_runs(results, name):
             continue
-        held_out, val = means(name)
+        held_out, val, unsure = means(name)
+        passes = held_out > baseline_held_out and val >= baseline_val
         rows[name] = {
             "mean held-out macro-F1": held_out,
             "mean val macro-F1": val,
             f"lead over {baseline}": held_out - baseline_held_out,
-            "passes": held_out > baseline_held_out and val >= baseline_val,
+            "unsure at the bound": unsure,
+            "passes on macro-F1 and val": passes,
+            "passes with fewer unsure too": passes and unsure < baseline_unsure,
         }
     return pd.DataFrame(rows).T.rename_axis("recipe")
 
 
+def common_seeds(results: dict[str, Any], members: tuple[str, ...]) -> list[int]:
+    """The seeds every one of `members` finished under."""
+    seeds = set.intersection(*(set(finished_runs(results, member)) for member in members))
+    return sorted(int(seed) for seed in seeds)
+
+
+def replicate_seeds(
+    results: dict[str, Any], members: tuple[str, ...], per_replicate: int
+) -> dict[int, tuple[str, ...]]:
+    """The replicates of `members` under `per_replicate` seeds each that finished: replicate k
+    takes seeds k·n to k·n + n − 1 (`holdout.REPLICATES`)."""
+    seeds = set(common_seeds(results, members))
+    replicates = {}
+    for k in range(max(seeds, default=-1) // per_replicate + 1):
+        wanted = range(k * per_replicate, (k + 1) * per_replicate)
+        if seeds.issuperset(wanted):
+            replicates[k] = tuple(str(seed) for seed in wanted)
+    return replicates
+
+
+def rule_check(
+    results: dict[str, Any], members: tuple[str, ...] = ENSEMBLES[RELEASE]
+) -> pd.DataFrame:
+    """Per seed that all `members` ran under: the "unsure" and asserted-error rates of the
+    rule fitted to their fold images, measured on the same images and out of fold
+    (`abstention.out_of_fold`)."""
+    rows = {}
+    for seed in common_seeds(results, members):
+        images = fold_images(results, members, str(seed))
+        _, fitted = choose_thresholds(images)
+        held_out = out_of_fold(images)
+        rows[seed] = {
+            ("on the images it was chosen on", "unsure"): fitted["unsure_rate"],
+            ("on the images it was chosen on", "asserted error"): fitted["asserted_error_rate"],
+            ("chosen on the other folds", "unsure"): held_out["unsure_rate"],
+            ("chosen on the other folds", "asserted error"): held_out["asserted_error_rate"],
+        }
+    return pd.DataFrame(rows).T.rename_axis("seed")
+
+
+def rule_without(
+    results: dict[str, Any],
+    left_out: np.ndarray,
+    members: tuple[str, ...] = ENSEMBLES[RELEASE],
+    seed: str = "0",
+) -> dict[str, Any]:
+    """The rule fitted to the fold images of `members` under `seed` with the images marked
+    in `left_out` (in `fold_images` order) left out: its thresholds and figures there."""
+    images = fold_images(results, members, seed)
+    thresholds, figures = choose_thresholds(
+        {key: value[~left_out] for key, value in images.items()}
+    )
+    return {"thresholds": thresholds, **figures}
+
+
 def selection_table(results: dict[str, Any]) -> pd.DataFrame:
-    """One row per recipe (`holdout.CANDIDATES`) and ensemble of them (`holdout.ENSEMBLES`)
-    and seed they finished under: mean held-out macro-F1 and the "unsure" and
-    asserted-error rates of a rule fitted to their fold images."""
+    """One row per recipe (`holdout.CANDIDATES`), ensemble of them (`holdout.ENSEMBLES`) and
+    ensemble under several seeds (`holdout.REPLICATES`), and seed or replicate they finished
+    under: mean held-out macro-F1 and the "unsure" and asserted-error rates of a rule fitted
+    to their fold images."""
     rows = {}
     for name, members in {**{name: (name,) for name in CANDIDATES}, **ENSEMBLES}.items():
-        seeds = set.intersection(*(set(finished_runs(results, member)) for member in members))
-        for seed in sorted(seeds, key=int):
-            rows[(name, int(seed))] = fold_selection(results, members, seed)
+        for seed in common_seeds(results, members):
+            rows[(name, seed)] = fold_selection(results, members, str(seed))
+    for name, (members, per_replicate) in REPLICATES.items():
+        for k, seeds in replicate_seeds(results, members, per_replicate).items():
+            rows[(name, k)] = fold_selection(results, members, seeds)
     return pd.DataFrame(rows).T.rename_axis(["recipe", "seed"])
 
 
@@ -211,12 +286,23 @@ def selection_verdict(
     """A recipe or ensemble against the one it would replace, from `selection_table`: each
     one's mean over the seeds both finished of held-out macro-F1 and "unsure" at the bound,
     the seeds compared, whether the candidate leads on both counts under them, and whether
-    it wins (leads over seeds 0, 1 and 2)."""
-    seeds = sorted(set(table.loc[candidate].index) & set(table.loc[incumbent].index))
+    it wins (leads over seeds 0, 1 and 2). Seeds beyond those are left out, as the rules
+    were set over them.
+
+    An ensemble under several seeds (`holdout.REPLICATES`) is compared by its replicates
+    0, 1 and 2 against the incumbent under every seed their runs used; it wins with all
+    three."""
+    finished = set(table.loc[candidate].index) & set(table.loc[incumbent].index)
+    seeds = sorted(finished & set(RULE_SEEDS))
+    incumbent_seeds = seeds
+    if candidate in REPLICATES:
+        seeds = sorted(set(table.loc[candidate].index) & set(RULE_SEEDS))
+        per_replicate = REPLICATES[candidate][1]
+        incumbent_seeds = [k * per_replicate + i for k in seeds for i in range(per_replicate)]
     columns = ["mean held-out macro-F1", "unsure at the bound"]
     means = {
-        name: table.loc[[(name, seed) for seed in seeds], columns].astype(float).mean()
-        for name in (candidate, incumbent)
+        name: table.loc[[(name, seed) for seed in compared], columns].astype(float).mean()
+        for name, compared in ((candidate, seeds), (incumbent, incumbent_seeds))
     }
     leads = bool(
         means[candidate]["mean held-out macro-F1"] > means[incumbent]["mean held-out macro-F1"]
@@ -224,8 +310,39 @@ def selection_verdict(
     )
     return {
         "seeds": seeds,
+        "incumbent_seeds": incumbent_seeds,
         "macro_f1": {name: float(m["mean held-out macro-F1"]) for name, m in means.items()},
         "unsure": {name: float(m["unsure at the bound"]) for name, m in means.items()},
         "leads": leads,
-        "wins": leads and seeds == [0, 1, 2],
+        "wins": leads and seeds == list(RULE_SEEDS),
     }
+
+
+def numbered(noun: str, values: Sequence[int]) -> str:
+    """'seed 0', 'seeds 0 and 1', 'seeds 0, 1 and 2'."""
+    if len(values) == 1:
+        return f"{noun} {values[0]}"
+    return f"{noun}s {', '.join(map(str, values[:-1]))} and {values[-1]}"
+
+
+def verdict_markdown(look: dict[str, Any], candidate: str, incumbent: str) -> str:
+    """A `selection_verdict` in a sentence: both figures for both, and what the rule does."""
+    if look["seeds"] == look["incumbent_seeds"]:
+        compared = f"over {numbered('seed', look['seeds'])}"
+    else:
+        compared = (
+            f"over its {numbered('replicate', look['seeds'])}, against {incumbent} under "
+            f"{numbered('seed', look['incumbent_seeds'])}"
+        )
+    if look["wins"]:
+        outcome = f"ahead on both over all three, so by its rule it replaces {incumbent}"
+    elif look["leads"]:
+        outcome = "ahead on both so far, so its remaining seeds are the next runs"
+    else:
+        outcome = f"not ahead on both, so by its rule {incumbent} stays"
+    return (
+        f"**{candidate}** ({compared}): mean held-out macro-F1 "
+        f"{look['macro_f1'][candidate]:.4f} against {look['macro_f1'][incumbent]:.4f} for "
+        f'{incumbent}; "unsure" on {look["unsure"][candidate]:.1%} of the held-out images '
+        f"against {look['unsure'][incumbent]:.1%}: {outcome}."
+    )

@@ -39,19 +39,25 @@ OTHER = CLASSES.index("other")
 
 
 def fold_images(
-    results: dict[str, Any], members: tuple[str, ...] = ENSEMBLES[RELEASE], seed: str = "0"
+    results: dict[str, Any],
+    members: tuple[str, ...] = ENSEMBLES[RELEASE],
+    seed: str | tuple[str, ...] = "0",
 ) -> dict[str, np.ndarray]:
     """The folds' held-out images pooled, as judged by the candidate `members` under `seed`
-    (several: the mean of their calibrated logits, a geometric mean of their probabilities):
-    labels, predictions, calibrated top probability (each run's own temperature), distance
-    ratio, novelty ratio for the class answered, source and fold.
+    (several members, or seeds: the mean of their calibrated logits, a geometric mean of
+    their probabilities): labels, predictions, calibrated top probability (each run's own
+    temperature), distance ratio, novelty ratio for the class answered, source and fold.
 
     An ensemble's distance ratio is NaN: the merged model measures distance in its members'
     joined features, which no fold run did, so no distance ceiling is fitted for it (NaN
     withholds nothing under any ceiling, and ties go to the highest, none)."""
     parts = []
     for fold in FOLDS:
-        runs = [results["candidates"][member]["runs"][seed][fold.name] for member in members]
+        runs = [
+            results["candidates"][member]["runs"][one][fold.name]
+            for member in members
+            for one in ((seed,) if isinstance(seed, str) else seed)
+        ]
         calibrated = softmax(
             np.mean(
                 [
@@ -116,6 +122,18 @@ def choose_thresholds(images: dict[str, np.ndarray]) -> tuple[tuple[float, float
     return best, abstention_figures(~wrong, unsure_under(images, best))
 
 
+def out_of_fold(images: dict[str, np.ndarray]) -> dict[str, float]:
+    """The rule's figures when each fold's images are judged by the thresholds chosen on the
+    other folds' images alone: how much choosing and measuring on the same images flatters
+    it. From `fold_images`."""
+    unsure = np.zeros(len(images["top"]), dtype=bool)
+    for fold in np.unique(images["fold"]):
+        here = images["fold"] == fold
+        thresholds, _ = choose_thresholds({key: value[~here] for key, value in images.items()})
+        unsure[here] = unsure_under({key: value[here] for key, value in images.items()}, thresholds)
+    return abstention_figures(images["predicted"] == images["labels"], unsure)
+
+
 def fold_scores(images: dict[str, np.ndarray]) -> dict[str, tuple[float, pd.Series]]:
     """Per fold, from `fold_images`: held-out macro-F1 and accuracy per held-out source."""
     scores = {}
@@ -129,7 +147,9 @@ def fold_scores(images: dict[str, np.ndarray]) -> dict[str, tuple[float, pd.Seri
 
 
 def fold_selection(
-    results: dict[str, Any], members: tuple[str, ...] = ENSEMBLES[RELEASE], seed: str = "0"
+    results: dict[str, Any],
+    members: tuple[str, ...] = ENSEMBLES[RELEASE],
+    seed: str | tuple[str, ...] = "0",
 ) -> dict[str, Any]:
     """What recipes are chosen by: the mean over folds of the held-out macro-F1 of
     `members` under `seed`, and the "unsure" and asserted-error rates of the rule fitted
