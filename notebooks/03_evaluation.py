@@ -302,7 +302,7 @@ of a kind no training source shows looks like.
 
 # %%
 check = rule_check(folds)
-check
+check.map(lambda rate: f"{rate:.2%}")
 
 # %% [markdown]
 # On the two evaluation splits, overall and per source: the share of images answered
