@@ -244,19 +244,17 @@ def test_the_candidates_table_compares_recipes_and_seeds_over_every_fold() -> No
 def test_a_first_look_passes_only_ahead_of_the_baseline_with_val_not_lower() -> None:
     results = fake_results({0: 0.9, 1: 0.85})
     results["candidates"] = {BLOCK_13: results["candidates"]["c"]}
-    unsure = {BLOCK_13: 0.12}
+    figures = {(BLOCK_13, 0): (0.9, 0.12)}
     looks = (("ahead", 0.95, 0.99, 0.10), ("behind", 0.85, 0.99, 0.10), ("val", 0.95, 0.98, 0.10))
     for name, score, val, its_unsure in (*looks, ("unsure", 0.95, 0.99, 0.14)):
         entry = fake_results({0: score})["candidates"]["c"]
         for fold in entry["runs"]["0"].values():
             fold["val"]["macro_f1"] = val
         results["candidates"][name] = entry
-        unsure[name] = its_unsure
+        figures[(name, 0)] = (score, its_unsure)
     results["candidates"]["unfinished"] = fake_results({1: 0.99})["candidates"]["c"]
-    selection = pd.DataFrame(
-        {(name, 0): {"unsure at the bound": value} for name, value in unsure.items()}
-    ).T
-    table = first_looks(results, selection)
+    figures[("unfinished", 1)] = (0.99, 0.01)
+    table = first_looks(results, figures_table(figures))
     assert list(table.index) == ["ahead", "behind", "val", "unsure"]  # seed 0 of the others
     assert table["passes on macro-F1 and val"].tolist() == [True, False, False, True]
     assert table["passes with fewer unsure too"].tolist() == [True, False, False, False]

@@ -27,7 +27,6 @@ from medcnn.training.holdout import (
     RELEASE,
     REPLICATES,
     finished_runs,
-    mean_macro_f1,
 )
 
 CURVES = (("loss", "loss (cross-entropy)"), ("accuracy", "accuracy"))
@@ -184,28 +183,28 @@ def first_looks(
     """Every other recipe under seed 0 against `baseline` under seed 0: mean held-out and
     val macro-F1 over the folds, the lead on held-out images, and "unsure" at the bound
     (from `selection_table`). A first look passed, and earned seeds 1 and 2, when it led
-    with its val not lower; since the release is an ensemble, it must also need fewer
-    "unsure" answers."""
+    with its val not lower; since the release is an ensemble, it must also lead on both
+    figures (`selection_verdict`)."""
+    under_seed_0 = selection.xs(0, level="seed", drop_level=False)
 
-    def means(name: str) -> tuple[float, float, float]:
+    def mean_val(name: str) -> float:
         folds = finished_runs(results, name)["0"]
-        val = float(np.mean([s["val"]["macro_f1"] for s in folds.values()]))
-        return mean_macro_f1(folds), val, float(selection.loc[(name, 0), "unsure at the bound"])
+        return float(np.mean([s["val"]["macro_f1"] for s in folds.values()]))
 
-    baseline_held_out, baseline_val, baseline_unsure = means(baseline)
     rows = {}
     for name in results["candidates"]:
-        if name == baseline or "0" not in finished_runs(results, name):
+        if name == baseline or (name, 0) not in under_seed_0.index:
             continue
-        held_out, val, unsure = means(name)
-        passes = held_out > baseline_held_out and val >= baseline_val
+        look = selection_verdict(under_seed_0, name, baseline)
+        held_out, val = look["macro_f1"][name], mean_val(name)
+        passes = held_out > look["macro_f1"][baseline] and val >= mean_val(baseline)
         rows[name] = {
             "mean held-out macro-F1": held_out,
             "mean val macro-F1": val,
-            f"lead over {baseline}": held_out - baseline_held_out,
-            "unsure at the bound": unsure,
+            f"lead over {baseline}": held_out - look["macro_f1"][baseline],
+            "unsure at the bound": look["unsure"][name],
             "passes on macro-F1 and val": passes,
-            "passes with fewer unsure too": passes and unsure < baseline_unsure,
+            "passes with fewer unsure too": passes and look["leads"],
         }
     return pd.DataFrame(rows).T.rename_axis("recipe")
 
@@ -238,12 +237,13 @@ def rule_check(
     (`abstention.out_of_fold`)."""
     rows = {}
     for seed in common_seeds(results, members):
-        images = fold_images(results, members, str(seed))
-        _, fitted = choose_thresholds(images)
-        held_out = out_of_fold(images)
+        fitted = fold_selection(results, members, str(seed))
+        held_out = out_of_fold(fold_images(results, members, str(seed)))
         rows[seed] = {
-            ("on the images it was chosen on", "unsure"): fitted["unsure_rate"],
-            ("on the images it was chosen on", "asserted error"): fitted["asserted_error_rate"],
+            ("on the images it was chosen on", "unsure"): fitted["unsure at the bound"],
+            ("on the images it was chosen on", "asserted error"): fitted[
+                "asserted error at the bound"
+            ],
             ("chosen on the other folds", "unsure"): held_out["unsure_rate"],
             ("chosen on the other folds", "asserted error"): held_out["asserted_error_rate"],
         }
