@@ -90,7 +90,7 @@ from medcnn.presentation.figures import (
     plot_reliability,
     plot_risk_coverage,
 )
-from medcnn.presentation.training import rule_check, rule_without
+from medcnn.presentation.training import rule_check, rule_on, rule_without
 from medcnn.training.holdout import held_out_rows, read_results
 from medcnn.training.recipes import RECIPES
 from medcnn.training.run import trained_model
@@ -274,22 +274,25 @@ asserted = (fold_sources["asserted_error_rate"] * fold_sources["images"]).round(
 laterals = "covid-chestxray-ieee8023"
 allowed = evidence["error_bound"] * fold_sources["images"].sum()
 lateral_views = held_out_rows(read_manifest())["view"].eq("lateral").to_numpy()
+thresholds = (rule.min_probability, rule.max_distance_ratio, rule.max_novelty_ratio)
+on_laterals = rule_on(folds, lateral_views, thresholds)
 without = rule_without(folds, lateral_views)
 Markdown(
     f"""
 Of the {asserted.sum():.0f} held-out images the rule leaves wrong and asserted,
 {asserted[laterals]:.0f} come from one source, `{laterals}` (fold D):
-{asserted[laterals] / allowed:.0%} of the {allowed:.0f} that the 0.5 % bound allows. It
-holds the mirror's only lateral chest X-rays ({lateral_views.sum()} of the held-out
-images), and its fold's models, never shown one, answer most of them `other` with
-near-certainty, so no floor withholds them without withholding far more right answers;
-the floor is set high for every other image instead. Fitted without those
-{lateral_views.sum()} images, the rule would take a floor of
-{without["thresholds"][0]:.2f} rather than {rule.min_probability:.2f} and say "unsure"
-on {without["unsure_rate"]:.1%} of the rest rather than
-{evidence["folds"]["unsure_rate"]:.1%}. The release keeps the rule fitted with them:
-one source alone shows lateral views, and the fold that holds it out is what an upload
-of a kind no training source shows looks like.
+{asserted[laterals] / allowed:.0%} of the {allowed:.0f} that the 0.5 % bound allows.
+{on_laterals["wrong and asserted"]} of them are lateral views: the source holds the
+mirror's only lateral chest X-rays ({on_laterals["images"]} of the held-out images), and
+its fold's models, never shown one, answer {on_laterals["answered"]["other"]} of them
+`other`, with a median probability of {on_laterals["median top probability"]["other"]:.4f},
+so no floor withholds them without withholding far more right answers; the floor is set
+high for every other image instead. Fitted without those {on_laterals["images"]} images,
+the rule would take a floor of {without["thresholds"][0]:.2f} rather than
+{rule.min_probability:.2f} and say "unsure" on {without["unsure_rate"]:.1%} of the rest
+rather than {evidence["folds"]["unsure_rate"]:.1%}. The release keeps the rule fitted
+with them: one source alone shows lateral views, and the fold that holds it out is what
+an upload of a kind no training source shows looks like.
 """
 )
 

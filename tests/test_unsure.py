@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,10 +11,10 @@ from sklearn.metrics import f1_score
 
 from medcnn.evaluation.abstention import abstention_by_group, abstention_figures, risk_coverage
 from medcnn.evaluation.open_set import open_set, open_set_table
-from medcnn.modeling.artifacts import ModelLoadError
+from medcnn.modeling.artifacts import ModelLoadError, release_model_path
 from medcnn.modeling.novelty import fit_novelty, load_novelty
-from medcnn.modeling.unsure import UnsureRule, load_rule, save_rule
-from medcnn.presentation.training import rule_check, rule_without
+from medcnn.modeling.unsure import UnsureRule, load_rule, read_evidence, save_rule
+from medcnn.presentation.training import rule_check, rule_on, rule_without
 from medcnn.training.abstention import (
     ERROR_BOUND,
     PROBABILITY_GRID,
@@ -22,7 +24,7 @@ from medcnn.training.abstention import (
     fold_selection,
     out_of_fold,
 )
-from medcnn.training.holdout import FOLDS
+from medcnn.training.holdout import FOLDS, read_results
 
 
 def test_abstention_figures_count_wrong_and_unflagged_among_all_images() -> None:
@@ -175,7 +177,7 @@ def test_the_open_set_is_the_same_every_run_and_its_failures_are_counted() -> No
 
 
 def fold_results() -> dict:
-    """Two folds of four held-out images each, judged by candidates `x` and `y`."""
+    """Every fold with the same four held-out images, judged by candidates `x` and `y`."""
 
     def run(probabilities: list[list[float]], distance: float) -> dict:
         return {
@@ -247,16 +249,19 @@ def test_out_of_fold_judges_each_fold_by_a_rule_chosen_on_the_others() -> None:
 
 def test_the_rule_check_sets_each_seeds_fitted_figures_beside_its_out_of_fold_ones() -> None:
     results = fold_results()
-    results["candidates"]["y"]["runs"]["3"] = results["candidates"]["y"]["runs"]["0"]
+    runs = results["candidates"]["y"]["runs"]
+    runs["3"] = copy.deepcopy(runs["0"])
+    runs["3"]["A"]["images"]["label"] = [0, 1, 2, 1]  # fold A: a mistake at 0.9 as well
     table = rule_check(results, ("y",))
     assert table.index.tolist() == [0, 3]
-    fitted = fold_selection(results, ("y",))
-    assert table.loc[0, ("on the images it was chosen on", "unsure")] == pytest.approx(
-        fitted["unsure at the bound"]
-    )
-    # every fold alike: a rule chosen on the other three is the same rule
-    assert table.loc[0, ("chosen on the other folds", "unsure")] == pytest.approx(0.5)
-    assert table.loc[0, ("chosen on the other folds", "asserted error")] == 0.0
+    fitted, out_of_fold = "on the images it was chosen on", "chosen on the other folds"
+    # every fold alike under seed 0: a rule chosen on the other three is the same rule
+    assert table.loc[0, (fitted, "unsure")] == table.loc[0, (out_of_fold, "unsure")] == 0.5
+    # seed 3: in sample, the 0.9 mistake takes every answer; out of fold, A's is missed
+    assert table.loc[3, (fitted, "unsure")] == 1.0
+    assert table.loc[3, (fitted, "asserted error")] == 0.0
+    assert table.loc[3, (out_of_fold, "asserted error")] == pytest.approx(1 / 16)
+    assert table.loc[3, (out_of_fold, "unsure")] == pytest.approx(14 / 16)
 
 
 def test_a_rule_fitted_without_some_images_is_set_by_the_rest() -> None:
@@ -266,6 +271,18 @@ def test_a_rule_fitted_without_some_images_is_set_by_the_rest() -> None:
     without = rule_without(results, wrong, ("y",))
     assert without["unsure_rate"] == 0.0 and without["images"] == 2 * len(FOLDS)
     assert without["thresholds"][0] == PROBABILITY_GRID[0]  # nothing left to withhold
+
+
+def test_a_rule_on_chosen_images_counts_what_it_asserts_wrongly_and_what_it_answers() -> None:
+    results = fold_results()
+    mistakes = np.tile([True, False, True, False], len(FOLDS))  # y's 0.6 answers, both wrong
+    low_floor = rule_on(results, mistakes, (0.5, np.inf, np.inf), ("y",))
+    assert low_floor["images"] == low_floor["wrong and asserted"] == 2 * len(FOLDS)
+    assert low_floor["answered"] == {"brain": len(FOLDS), "lung": len(FOLDS), "other": 0}
+    assert low_floor["median top probability"] == pytest.approx({"brain": 0.6, "lung": 0.6})
+    assert rule_on(results, mistakes, (0.7, np.inf, np.inf), ("y",))["wrong and asserted"] == 0
+    right = rule_on(results, ~mistakes, (0.5, np.inf, np.inf), ("y",))
+    assert right["wrong and asserted"] == 0
 
 
 def test_fold_selection_scores_each_fold_and_fits_a_rule_to_them() -> None:
@@ -294,3 +311,13 @@ def test_an_ensembles_rule_keeps_temperature_one_as_its_folds_were_judged(tmp_pa
     ensemble = fit_rule(tmp_path / "ensemble.keras", val, results, ("x", "y"))
     assert ensemble.temperature == 1.0 and "each member's temperature" in ensemble.fitted_on
     assert load_rule(tmp_path / "ensemble.keras") == ensemble
+
+
+def test_the_release_rule_is_the_one_the_committed_fold_results_choose() -> None:
+    """Notebook 03 sets the release's rule beside figures recomputed from the fold results:
+    the two committed files must agree."""
+    model = release_model_path()
+    rule = load_rule(model)
+    thresholds, figures = choose_thresholds(fold_images(read_results()))
+    assert thresholds == (rule.min_probability, rule.max_distance_ratio, rule.max_novelty_ratio)
+    assert figures == pytest.approx(read_evidence(model)["folds"])

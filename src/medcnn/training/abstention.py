@@ -154,7 +154,11 @@ def fold_selection(
     """What recipes are chosen by: the mean over folds of the held-out macro-F1 of
     `members` under `seed`, and the "unsure" and asserted-error rates of the rule fitted
     to them at `ERROR_BOUND`."""
-    images = fold_images(results, members, seed)
+    return selection_figures(fold_images(results, members, seed))
+
+
+def selection_figures(images: dict[str, np.ndarray]) -> dict[str, Any]:
+    """`fold_selection`'s figures from `fold_images`."""
     _, figures = choose_thresholds(images)
     return {
         "mean held-out macro-F1": float(

@@ -144,6 +144,10 @@ chosen between run under three, so that the difference between them can be read 
 the spread the seed alone gives on the same folds. The release's members also run under
 seed 3, for the release trained under two seeds (`TWO_SEEDS`)."""
 
+RULE_SEEDS = (0, 1, 2)
+"""The seeds the selection rules compare a candidate and its incumbent over; seeds beyond
+them serve replicates (`REPLICATES`)."""
+
 RELEASE = "block 13 + the whole MobileNetV2"
 
 WHOLE_AT_128_PX = "block 13 + the whole MobileNetV2 at 128 px"
