@@ -117,6 +117,17 @@ def test_fitted_reference_threshold_is_a_validation_quantile(tmp_path) -> None:
     np.testing.assert_allclose(loaded.precision, reference.precision)
 
 
+def test_saved_reference_keeps_the_distances_in_a_quarter_of_the_bytes(tmp_path) -> None:
+    rng = np.random.default_rng(1)
+    features, labels = rng.normal(size=(600, 200)), rng.integers(0, 3, 600)
+    reference = fit_reference(features, labels, features[:100])
+    path = save_reference(reference, tmp_path / "m.keras")
+    loaded = load_reference(tmp_path / "m.keras")
+    probes = rng.normal(scale=2.0, size=(50, 200))
+    np.testing.assert_allclose(loaded.distances(probes), reference.distances(probes), rtol=1e-5)
+    assert path.stat().st_size < reference.precision.nbytes / 3
+
+
 def test_saved_reference_is_used_by_the_loaded_predictor(tmp_path) -> None:
     model = save_tiny_model(tmp_path / "lung.keras", favour="lung")
     save_reference(FeatureReference(np.full((3, 8), 50.0), np.eye(8), threshold=1.0), model)

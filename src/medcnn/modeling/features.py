@@ -57,7 +57,8 @@ def fit_reference(
     covariance = centred.T @ centred / max(len(features) - len(classes), 1)
     scale = np.trace(covariance) / len(covariance) or 1.0
     shrunk = (1 - SHRINKAGE) * covariance + SHRINKAGE * scale * np.eye(len(covariance))
-    reference = FeatureReference(means, np.linalg.inv(shrunk), threshold=np.inf)
+    inverse = np.linalg.inv(shrunk)
+    reference = FeatureReference(means, (inverse + inverse.T) / 2, threshold=np.inf)
     threshold = float(np.quantile(reference.distances(val_features), quantile))
     return FeatureReference(means, reference.precision, threshold, quantile)
 
@@ -67,12 +68,14 @@ def reference_path(model_path: Path) -> Path:
 
 
 def save_reference(reference: FeatureReference, model_path: Path) -> Path:
-    """Write `<model>.ood.npz` atomically; returns its path."""
+    """Write `<model>.ood.npz` atomically; returns its path. The precision matrix is symmetric,
+    so only its upper triangle is stored, in float32: a quarter of the full float64 matrix."""
+    upper = np.triu_indices(len(reference.precision))
     buffer = io.BytesIO()
     np.savez(
         buffer,
         means=reference.means,
-        precision=reference.precision.astype(np.float32),  # half the file
+        precision_upper=reference.precision[upper].astype(np.float32),
         threshold=reference.threshold,
         quantile=reference.quantile,
     )
@@ -87,6 +90,9 @@ def load_reference(model_path: Path) -> FeatureReference | None:
     if not path.is_file():
         return None
     with np.load(path) as saved:
-        return FeatureReference(
-            saved["means"], saved["precision"], float(saved["threshold"]), float(saved["quantile"])
-        )
+        means, upper = saved["means"], saved["precision_upper"]
+        threshold, quantile = float(saved["threshold"]), float(saved["quantile"])
+    precision = np.zeros((means.shape[1],) * 2, dtype=np.float32)
+    precision[np.triu_indices(len(precision))] = upper
+    precision = precision + np.triu(precision, 1).T
+    return FeatureReference(means, precision, threshold, quantile)
