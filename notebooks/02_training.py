@@ -78,12 +78,12 @@ from medcnn.presentation.training import (
     comparison_table,
     first_looks,
     fold_table,
-    numbered,
     plot_learning_curves,
     plot_site_augmentation,
     seed_table,
     selection_table,
     selection_verdict,
+    spread_markdown,
     verdict_markdown,
 )
 from medcnn.training import holdout, seeds
@@ -373,29 +373,18 @@ Markdown(verdict_markdown(look, holdout.LONGER_MEMBER, ensemble))
 # table above, its rows are numbered by replicate.)
 
 # %%
-look = selection_verdict(selection, holdout.TWO_SEEDS, ensemble)
-Markdown(verdict_markdown(look, holdout.TWO_SEEDS, ensemble))
+two_seeds = selection_verdict(selection, holdout.TWO_SEEDS, ensemble)
+Markdown(verdict_markdown(two_seeds, holdout.TWO_SEEDS, ensemble))
 
 # %% [markdown]
 # Each seed's two-network ensemble, on its own, shows how far the seed alone moves the
 # two figures, and merging two seeds of each recipe how far that spread narrows:
 
 # %%
-release_seeds = selection.loc[ensemble, ["mean held-out macro-F1", "unsure at the bound"]]
-release_seeds = release_seeds.astype(float)
-per_replicate = holdout.REPLICATES[holdout.TWO_SEEDS][1]
-replicates = selection.loc[holdout.TWO_SEEDS, ["mean held-out macro-F1", "unsure at the bound"]]
-replicates = replicates.astype(float)
 Markdown(
-    f"""
-The two-network ensemble under {numbered("seed", list(release_seeds.index))}: mean
-held-out macro-F1 from {release_seeds.iloc[:, 0].min():.4f} to
-{release_seeds.iloc[:, 0].max():.4f}, and "unsure" at the bound from
-{release_seeds.iloc[:, 1].min():.1%} to {release_seeds.iloc[:, 1].max():.1%}. Each recipe
-under {per_replicate} seeds, {numbered("replicate", list(replicates.index))}: from
-{replicates.iloc[:, 0].min():.4f} to {replicates.iloc[:, 0].max():.4f}, and from
-{replicates.iloc[:, 1].min():.1%} to {replicates.iloc[:, 1].max():.1%}.
-"""
+    spread_markdown(selection, ensemble)
+    + "\n\n"
+    + spread_markdown(selection, holdout.TWO_SEEDS, unit="replicate")
 )
 
 # %% [markdown]

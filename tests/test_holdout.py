@@ -19,6 +19,7 @@ from medcnn.presentation.training import (
     numbered,
     replicate_seeds,
     selection_verdict,
+    spread_markdown,
     verdict_markdown,
 )
 from medcnn.training import holdout
@@ -350,3 +351,11 @@ def test_seeds_are_numbered_in_prose() -> None:
     assert numbered("seed", [3]) == "seed 3"
     assert numbered("replicate", [0, 1]) == "replicates 0 and 1"
     assert numbered("seed", [0, 1, 2]) == "seeds 0, 1 and 2"
+
+
+def test_a_spread_names_the_lowest_and_highest_of_both_figures() -> None:
+    rows = {("e", seed): (0.90 + seed / 100, 0.15 - seed / 100) for seed in (0, 1, 2)}
+    rows |= {(BLOCK_13, 0): (0.5, 0.5)}
+    sentence = spread_markdown(figures_table(rows), "e", unit="replicate")
+    assert sentence.startswith("**e**, replicates 0, 1 and 2:")
+    assert "from 0.9000 to 0.9200" in sentence and "from 13.0% to 15.0%" in sentence

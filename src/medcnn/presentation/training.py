@@ -342,6 +342,18 @@ def selection_verdict(
     }
 
 
+def spread_markdown(table: pd.DataFrame, name: str, unit: str = "seed") -> str:
+    """The lowest and highest of both figures of `selection_table` over the seeds (or
+    replicates) `name` finished under, as a sentence."""
+    figures = table.loc[name, ["mean held-out macro-F1", "unsure at the bound"]].astype(float)
+    low, high = figures.min(), figures.max()
+    return (
+        f"**{name}**, {numbered(unit, list(figures.index))}: mean held-out macro-F1 from "
+        f'{low.iloc[0]:.4f} to {high.iloc[0]:.4f}, and "unsure" at the bound from '
+        f"{low.iloc[1]:.1%} to {high.iloc[1]:.1%}."
+    )
+
+
 def numbered(noun: str, values: Sequence[int]) -> str:
     """'no seed', 'seed 0', 'seeds 0 and 1', 'seeds 0, 1 and 2'."""
     if not values:
