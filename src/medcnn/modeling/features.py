@@ -38,7 +38,8 @@ class FeatureReference:
     def distances(self, features: np.ndarray) -> np.ndarray:
         """Mahalanobis distance (N,) of each feature row to its nearest class mean."""
         offsets = np.asarray(features, dtype=np.float64)[:, None, :] - self.means[None]
-        squared = np.einsum("ncd,de,nce->nc", offsets, self.precision, offsets)
+        rows = offsets.reshape(-1, offsets.shape[-1])  # one matrix product, in BLAS
+        squared = np.einsum("nd,nd->n", rows @ self.precision, rows).reshape(offsets.shape[:2])
         return np.sqrt(np.maximum(squared.min(axis=1), 0.0))
 
 
@@ -92,7 +93,7 @@ def load_reference(model_path: Path) -> FeatureReference | None:
     with np.load(path) as saved:
         means, upper = saved["means"], saved["precision_upper"]
         threshold, quantile = float(saved["threshold"]), float(saved["quantile"])
-    precision = np.zeros((means.shape[1],) * 2, dtype=np.float32)
+    precision = np.zeros((means.shape[1],) * 2)
     precision[np.triu_indices(len(precision))] = upper
     precision = precision + np.triu(precision, 1).T
     return FeatureReference(means, precision, threshold, quantile)
