@@ -6,6 +6,8 @@ traced once too (`medcnn.explain.traced`); the previous path, `grad_cam`, assemb
 gradient model per call and is timed beside it. A volume of real test-split slices, written
 as a `.nii.gz`, is answered end to end from the file, against the previous path's cost of
 one classify-with-Grad-CAM per slice. All paths run the same model on the same images.
+The out-of-distribution distances of a batch (`FeatureReference.distances`, one matrix
+product) are timed against the same quadratic form written as a single `einsum`.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from medcnn.explain.gradcam import grad_cam, overlay
 from medcnn.imaging.readers import DecodedImage
 from medcnn.inference.predictor import Predictor
 from medcnn.inference.study import predict_path
+from medcnn.modeling.features import FeatureReference
 
 IMAGES = 120
 BATCH = 128
@@ -31,6 +34,7 @@ BATCH_REPEATS = 7
 VOLUME_SLICES = 100
 VOLUME_SIDE = 512
 VOLUME_REPEATS = 3
+DISTANCE_IMAGES = 32
 
 
 def percentiles(call: Callable[[np.ndarray], object], images: np.ndarray) -> dict:
@@ -99,7 +103,31 @@ def prediction_latency(model_path: Path, processed: Path, limit: int | None = No
     result["batch_ratio_medcnn_over_keras_predict"] = round(
         rates["medcnn_forward"] / rates["keras_predict"], 2
     )
+    if predictor.reference is not None:
+        features = predictor.forward.batches(images[:DISTANCE_IMAGES])[0]
+        result["distances"] = distance_rates(predictor.reference, features, repeats)
     return result
+
+
+def distance_rates(reference: FeatureReference, features: np.ndarray, repeats: int) -> dict:
+    """Images per second of the reference's distances against the `einsum` quadratic form."""
+
+    def quadratic_form(rows: np.ndarray) -> np.ndarray:
+        offsets = np.asarray(rows, dtype=np.float64)[:, None, :] - reference.means[None]
+        squared = np.einsum("ncd,de,nce->nc", offsets, reference.precision, offsets)
+        return np.sqrt(np.maximum(squared.min(axis=1), 0.0))
+
+    np.testing.assert_allclose(quadratic_form(features), reference.distances(features))
+    rates = {
+        "medcnn": batch_rate(reference.distances, features, repeats),
+        "einsum": batch_rate(quadratic_form, features, repeats),
+    }
+    return {
+        "features": features.shape[1],
+        "images": len(features),
+        "images_per_s": rates,
+        "ratio_medcnn_over_einsum": round(rates["medcnn"] / rates["einsum"], 1),
+    }
 
 
 def eager_answer(predictor: Predictor, image: np.ndarray) -> np.ndarray:

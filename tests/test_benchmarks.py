@@ -9,6 +9,7 @@ from pathlib import Path
 import keras
 import matplotlib.pyplot as plt
 import nbformat
+import numpy as np
 import pytest
 
 from benchmarks import book, flops
@@ -16,16 +17,20 @@ from benchmarks.run import SECTIONS, Context, run
 from medcnn.config import CANONICAL_SIZE, CLASSES
 from medcnn.modeling import artifacts
 from medcnn.modeling.architectures import original_cnn
+from medcnn.modeling.features import FeatureReference, save_reference
 from medcnn.presentation import benchmarks as report
 from medcnn.training.recipes import RECIPES
 from tests.helpers import synthetic_image
 
 
 def tiny_model(folder: Path) -> Path:
-    """An untrained original CNN saved with its card, standing in for the release model."""
-    return artifacts.save_model(
+    """An untrained original CNN saved with its card and an out-of-distribution reference in
+    its 64 features, standing in for the release model."""
+    path = artifacts.save_model(
         original_cnn(), folder / "tiny.keras", artifacts.make_card("tiny", 0)
     )
+    save_reference(FeatureReference(np.zeros((3, 64)), np.eye(64), threshold=1.0), path)
+    return path
 
 
 def tiny_book(root: Path) -> Path:
@@ -95,6 +100,9 @@ def check_latency(latency: dict) -> None:
     assert volume["slices"] == latency["images"] and 1 <= volume["slices_used"] <= volume["slices"]
     assert volume["seconds"] > 0 and volume["previous_path_seconds"] > 0
     assert latency["batch"]["images_per_s"]["medcnn_forward"] > 0
+    distances = latency["distances"]
+    assert distances["features"] == 64 and distances["images"] == latency["images"]
+    assert min(distances["images_per_s"].values()) > 0
     ratio = p50["keras_predict"] / p50["medcnn_forward"]
     assert latency["p50_ratio_keras_predict_over_medcnn"] == pytest.approx(ratio, abs=0.01)
 
