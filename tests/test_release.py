@@ -10,7 +10,12 @@ import pytest
 from medcnn.cli import main
 from medcnn.modeling.artifacts import manifest_digest, read_card, release_model_path
 from medcnn.training import seeds
-from medcnn.training.recipes import RELEASE_MEMBERS, RELEASE_TITLE
+from medcnn.training.recipes import (
+    RELEASE_MEMBERS,
+    RELEASE_TITLE,
+    SEEDS_PER_MEMBER,
+    release_networks,
+)
 from medcnn.training.run import code_fingerprint, release_matches
 
 pytestmark = pytest.mark.mirror
@@ -22,7 +27,8 @@ def test_the_release_card_matches_the_dataset_the_recipe_and_the_code() -> None:
     assert card["training"]["code_sha256"] == code_fingerprint()
     assert release_matches(card, card["seed"])
     assert card["training"]["title"] == RELEASE_TITLE
-    assert [member["recipe"] for member in card["training"]["members"]] == list(RELEASE_MEMBERS)
+    networks = [(member["recipe"], member["seed"]) for member in card["training"]["members"]]
+    assert networks == list(release_networks(card["seed"]))
 
 
 def test_evaluate_gives_the_card_macro_f1_to_the_last_digit(tmp_path, capsys) -> None:
@@ -41,6 +47,7 @@ def test_the_seed_spread_was_measured_on_this_release() -> None:
     card = read_card(release_model_path())
     assert spread["manifest_sha256"] == manifest_digest()
     assert spread["members"] == list(RELEASE_MEMBERS)
+    assert spread["seeds_per_member"] == SEEDS_PER_MEMBER
     assert sorted(map(int, spread["seeds"])) == list(seeds.SEEDS)
     release = spread["seeds"]["0"]["scores"]
     for split in ("test", "external"):

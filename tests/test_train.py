@@ -16,7 +16,7 @@ from medcnn.modeling.ensemble import members_of
 from medcnn.modeling.features import load_reference
 from medcnn.training import run as train
 from medcnn.training.fit import distribution_strategy, fit_recipe, sample_weights
-from medcnn.training.recipes import RECIPES, RELEASE_MEMBERS, Phase, Recipe
+from medcnn.training.recipes import RECIPES, RELEASE_MEMBERS, Phase, Recipe, release_networks
 from medcnn.training.run import train_model
 from tests.helpers import synthetic_image
 from tests.test_models import needs_mobilenet
@@ -188,11 +188,13 @@ def test_the_release_merges_its_members_and_reuses_them(processed, tmp_path, mon
     card = read_card(run.path)
     assert train.release_matches(card, 1) and not train.release_matches(card, 2)
     members = card["training"]["members"]
-    assert [member["recipe"] for member in members] == list(RELEASE_MEMBERS)
+    networks = [(member["recipe"], member["seed"]) for member in members]
+    under_seeds_2_and_3 = [(name, seed) for name in RELEASE_MEMBERS for seed in (2, 3)]
+    assert networks == list(release_networks(1)) == under_seeds_2_and_3
     assert all(member["temperature"] > 0 for member in members)
     assert set(card["metrics"]) == {"val", "test", "external"}
     loaded = load_model(run.path)
-    assert len(members_of(loaded)) == len(RELEASE_MEMBERS)
+    assert len(members_of(loaded)) == len(networks)
     images = np.stack(
         [np.asarray(synthetic_image(seed, (128, 128)))[..., None] for seed in range(2)]
     )

@@ -204,10 +204,10 @@ def fold_results() -> dict:
 
 def test_fold_images_judge_by_the_mean_of_the_members_calibrated_logits() -> None:
     results = fold_results()
-    alone = fold_images(results, ("y",))
+    alone = fold_images(results, ("y",), "0")
     assert alone["predicted"][:4].tolist() == [1, 1, 0, 0]
     assert alone["novelty_ratio"][:4].tolist() == [1.5, 1.5, 0.5, 0.5]  # for the class answered
-    together = fold_images(results, ("x", "y"))
+    together = fold_images(results, ("x", "y"), "0")
     assert together["predicted"].tolist() == [0, 1, 2, 0] * len(FOLDS)
     geometric = np.sqrt(np.array([0.9 * 0.2, 0.05 * 0.6, 0.05 * 0.2]))
     assert together["top"][0] == pytest.approx(geometric[0] / geometric.sum())
@@ -247,12 +247,12 @@ def test_out_of_fold_judges_each_fold_by_a_rule_chosen_on_the_others() -> None:
     assert held_out["unsure_rate"] == pytest.approx(7 / 16)
 
 
-def test_the_rule_check_sets_each_seeds_fitted_figures_beside_its_out_of_fold_ones() -> None:
+def test_the_rule_check_sets_each_replicates_fitted_figures_beside_its_out_of_fold_ones() -> None:
     results = fold_results()
     runs = results["candidates"]["y"]["runs"]
     runs["3"] = copy.deepcopy(runs["0"])
     runs["3"]["A"]["images"]["label"] = [0, 1, 2, 1]  # fold A: a mistake at 0.9 as well
-    table = rule_check(results, ("y",))
+    table = rule_check(results, ("y",), per_replicate=1)
     assert table.index.tolist() == [0, 3]
     fitted, out_of_fold = "on the images it was chosen on", "chosen on the other folds"
     # every fold alike under seed 0: a rule chosen on the other three is the same rule
@@ -267,8 +267,8 @@ def test_the_rule_check_sets_each_seeds_fitted_figures_beside_its_out_of_fold_on
 def test_a_rule_fitted_without_some_images_is_set_by_the_rest() -> None:
     results = fold_results()
     wrong = np.tile([True, False, True, False], len(FOLDS))  # y's two wrong answers a fold
-    assert rule_without(results, np.zeros_like(wrong), ("y",))["unsure_rate"] == 0.5
-    without = rule_without(results, wrong, ("y",))
+    assert rule_without(results, np.zeros_like(wrong), ("y",), "0")["unsure_rate"] == 0.5
+    without = rule_without(results, wrong, ("y",), "0")
     assert without["unsure_rate"] == 0.0 and without["images"] == 2 * len(FOLDS)
     assert without["thresholds"][0] == PROBABILITY_GRID[0]  # nothing left to withhold
 
@@ -276,19 +276,19 @@ def test_a_rule_fitted_without_some_images_is_set_by_the_rest() -> None:
 def test_a_rule_on_chosen_images_counts_what_it_asserts_wrongly_and_what_it_answers() -> None:
     results = fold_results()
     mistakes = np.tile([True, False, True, False], len(FOLDS))  # y's 0.6 answers, both wrong
-    low_floor = rule_on(results, mistakes, (0.5, np.inf, np.inf), ("y",))
+    low_floor = rule_on(results, mistakes, (0.5, np.inf, np.inf), ("y",), "0")
     assert low_floor["images"] == low_floor["wrong and asserted"] == 2 * len(FOLDS)
     assert low_floor["answered"] == {"brain": len(FOLDS), "lung": len(FOLDS), "other": 0}
     assert low_floor["median top probability"] == pytest.approx({"brain": 0.6, "lung": 0.6})
-    assert rule_on(results, mistakes, (0.7, np.inf, np.inf), ("y",))["wrong and asserted"] == 0
-    right = rule_on(results, ~mistakes, (0.5, np.inf, np.inf), ("y",))
+    assert rule_on(results, mistakes, (0.7, np.inf, np.inf), ("y",), "0")["wrong and asserted"] == 0
+    right = rule_on(results, ~mistakes, (0.5, np.inf, np.inf), ("y",), "0")
     assert right["wrong and asserted"] == 0
 
 
 def test_fold_selection_scores_each_fold_and_fits_a_rule_to_them() -> None:
     results = fold_results()
-    assert fold_selection(results, ("x",))["mean held-out macro-F1"] == pytest.approx(1.0)
-    alone = fold_selection(results, ("y",))
+    assert fold_selection(results, ("x",), "0")["mean held-out macro-F1"] == pytest.approx(1.0)
+    alone = fold_selection(results, ("y",), "0")
     assert alone["mean held-out macro-F1"] == pytest.approx(
         f1_score([0, 1, 2, 0], [1, 1, 0, 0], average="macro")
     )
@@ -306,11 +306,14 @@ def test_an_ensembles_rule_keeps_temperature_one_as_its_folds_were_judged(tmp_pa
         "distance_ratio": np.full(4, 0.5),
         "novelty_ratio": np.full(4, 0.5),
     }
-    single = fit_rule(tmp_path / "single.keras", val, results, ("x",))
+    single = fit_rule(tmp_path / "single.keras", val, results, ("x",), "0")
     assert single.temperature != 1.0 and single.fitted_on.startswith("temperature on val")
-    ensemble = fit_rule(tmp_path / "ensemble.keras", val, results, ("x", "y"))
+    ensemble = fit_rule(tmp_path / "ensemble.keras", val, results, ("x", "y"), "0")
     assert ensemble.temperature == 1.0 and "each member's temperature" in ensemble.fitted_on
     assert load_rule(tmp_path / "ensemble.keras") == ensemble
+    results["candidates"]["x"]["runs"]["1"] = results["candidates"]["y"]["runs"]["0"]
+    two_seeds = fit_rule(tmp_path / "two_seeds.keras", val, results, ("x",), ("0", "1"))
+    assert two_seeds.temperature == 1.0  # two networks of one recipe, merged
 
 
 def test_the_release_rule_is_the_one_the_committed_fold_results_choose() -> None:

@@ -72,7 +72,7 @@ def output(args: argparse.Namespace, name: str) -> Path | None:
 
 def register(commands: argparse._SubParsersAction) -> None:
     """Add `medcnn train`."""
-    from medcnn.training.recipes import RECIPES, RELEASE_MEMBERS
+    from medcnn.training.recipes import RECIPES, RELEASE_MEMBERS, SEEDS_PER_MEMBER
 
     parser = commands.add_parser(
         "train",
@@ -88,7 +88,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     mode.add_argument(
         "--release",
         action="store_true",
-        help=f"train {' and '.join(RELEASE_MEMBERS)} and merge them into the release model "
+        help=f"train {' and '.join(RELEASE_MEMBERS)}, each under {SEEDS_PER_MEMBER} seeds "
+        "(--seed k: seeds k·n to k·n + n − 1), and merge them into the release model "
         "models/medcnn.keras",
     )
     mode.add_argument(

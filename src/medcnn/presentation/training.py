@@ -28,10 +28,12 @@ from medcnn.training.holdout import (
     CANDIDATES,
     ENSEMBLES,
     RELEASE,
+    RELEASE_SEEDS,
     REPLICATES,
     RULE_SEEDS,
     finished_runs,
 )
+from medcnn.training.recipes import SEEDS_PER_MEMBER
 
 CURVES = (("loss", "loss (cross-entropy)"), ("accuracy", "accuracy"))
 
@@ -89,13 +91,16 @@ def comparison_table(cards: Sequence[dict[str, Any]]) -> pd.DataFrame:
 
 
 def fold_table(
-    results: dict[str, Any], members: tuple[str, ...] = ENSEMBLES[RELEASE], seed: int = 0
+    results: dict[str, Any],
+    members: tuple[str, ...] = ENSEMBLES[RELEASE],
+    seed: str | tuple[str, ...] = RELEASE_SEEDS,
 ) -> pd.DataFrame:
     """One row per leave-source-out fold, as `members` (one recipe, or an ensemble) under
-    `seed` judged it: what the fold held out, its held-out macro-F1, and the held-out
-    sources' accuracy (mean and worst, with the worst source's name)."""
+    `seed` (one or several; by default as the release) judged it: what the fold held out,
+    its held-out macro-F1, and the held-out sources' accuracy (mean and worst, with the
+    worst source's name)."""
     rows = {}
-    for fold, (macro_f1, accuracy) in fold_scores(fold_images(results, members, str(seed))).items():
+    for fold, (macro_f1, accuracy) in fold_scores(fold_images(results, members, seed)).items():
         rows[fold] = {
             "held out": ", ".join(name for name, _ in results["folds"][fold]["held_out"]),
             "held-out images": sum(results["folds"][fold]["held_out_images"].values()),
@@ -232,16 +237,19 @@ def replicate_seeds(
 
 
 def rule_check(
-    results: dict[str, Any], members: tuple[str, ...] = ENSEMBLES[RELEASE]
+    results: dict[str, Any],
+    members: tuple[str, ...] = ENSEMBLES[RELEASE],
+    per_replicate: int = SEEDS_PER_MEMBER,
 ) -> pd.DataFrame:
-    """Per seed that all `members` ran under: the "unsure" and asserted-error rates of the
-    rule fitted to their fold images, measured on the same images and out of fold
+    """Per replicate of `members` that finished, each under `per_replicate` seeds (by
+    default the release's): the "unsure" and asserted-error rates of the rule fitted to
+    their fold images, measured on the same images and out of fold
     (`abstention.out_of_fold`)."""
     rows = {}
-    for seed in common_seeds(results, members):
-        images = fold_images(results, members, str(seed))
+    for replicate, seeds in replicate_seeds(results, members, per_replicate).items():
+        images = fold_images(results, members, seeds)
         fitted, held_out = selection_figures(images), out_of_fold(images)
-        rows[seed] = {
+        rows[replicate] = {
             ("on the images it was chosen on", "unsure"): fitted["unsure at the bound"],
             ("on the images it was chosen on", "asserted error"): fitted[
                 "asserted error at the bound"
@@ -249,14 +257,14 @@ def rule_check(
             ("chosen on the other folds", "unsure"): held_out["unsure_rate"],
             ("chosen on the other folds", "asserted error"): held_out["asserted_error_rate"],
         }
-    return pd.DataFrame(rows).T.rename_axis("seed")
+    return pd.DataFrame(rows).T.rename_axis("replicate")
 
 
 def rule_without(
     results: dict[str, Any],
     left_out: np.ndarray,
     members: tuple[str, ...] = ENSEMBLES[RELEASE],
-    seed: str = "0",
+    seed: str | tuple[str, ...] = RELEASE_SEEDS,
 ) -> dict[str, Any]:
     """The rule fitted to the fold images of `members` under `seed` with the images marked
     in `left_out` (in `fold_images` order) left out: its thresholds and figures there."""
@@ -272,7 +280,7 @@ def rule_on(
     chosen: np.ndarray,
     thresholds: tuple[float, float, float],
     members: tuple[str, ...] = ENSEMBLES[RELEASE],
-    seed: str = "0",
+    seed: str | tuple[str, ...] = RELEASE_SEEDS,
 ) -> dict[str, Any]:
     """How the rule with `thresholds` answers the fold images marked in `chosen` (in
     `fold_images` order), as judged by `members` under `seed`: how many there are, how

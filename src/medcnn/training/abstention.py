@@ -27,7 +27,7 @@ from medcnn.evaluation.abstention import abstention_figures
 from medcnn.evaluation.calibration import fit_temperature, tempered_log_probabilities
 from medcnn.evaluation.metrics import confusion, macro_f1_of
 from medcnn.modeling.unsure import UnsureRule, save_rule
-from medcnn.training.holdout import ENSEMBLES, FOLDS, RELEASE
+from medcnn.training.holdout import ENSEMBLES, FOLDS, RELEASE, RELEASE_SEEDS
 
 ERROR_BOUND = 0.005
 """The largest share of images that may be answered wrong without "unsure": medcnn's
@@ -38,15 +38,23 @@ NOVELTY_GRID = (0.5, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 1.0, 1.1, 1.25, 1.5, 
 OTHER = CLASSES.index("other")
 
 
+def member_runs(members: tuple[str, ...], seed: str | tuple[str, ...]) -> list[tuple[str, str]]:
+    """Each (recipe, seed) whose fold runs `members` under `seed` (one or several) merge."""
+    return [
+        (member, one) for member in members for one in ((seed,) if isinstance(seed, str) else seed)
+    ]
+
+
 def fold_images(
     results: dict[str, Any],
     members: tuple[str, ...] = ENSEMBLES[RELEASE],
-    seed: str | tuple[str, ...] = "0",
+    seed: str | tuple[str, ...] = RELEASE_SEEDS,
 ) -> dict[str, np.ndarray]:
     """The folds' held-out images pooled, as judged by the candidate `members` under `seed`
     (several members, or seeds: the mean of their calibrated logits, a geometric mean of
-    their probabilities): labels, predictions, calibrated top probability (each run's own
-    temperature), distance ratio, novelty ratio for the class answered, source and fold.
+    their probabilities; by default as the release judges them): labels, predictions,
+    calibrated top probability (each run's own temperature), distance ratio, novelty ratio
+    for the class answered, source and fold.
 
     An ensemble's distance ratio is NaN: the merged model measures distance in its members'
     joined features, which no fold run did, so no distance ceiling is fitted for it (NaN
@@ -55,8 +63,7 @@ def fold_images(
     for fold in FOLDS:
         runs = [
             results["candidates"][member]["runs"][one][fold.name]
-            for member in members
-            for one in ((seed,) if isinstance(seed, str) else seed)
+            for member, one in member_runs(members, seed)
         ]
         calibrated = softmax(
             np.mean(
@@ -149,7 +156,7 @@ def fold_scores(images: dict[str, np.ndarray]) -> dict[str, tuple[float, pd.Seri
 def fold_selection(
     results: dict[str, Any],
     members: tuple[str, ...] = ENSEMBLES[RELEASE],
-    seed: str | tuple[str, ...] = "0",
+    seed: str | tuple[str, ...] = RELEASE_SEEDS,
 ) -> dict[str, Any]:
     """What recipes are chosen by: the mean over folds of the held-out macro-F1 of
     `members` under `seed`, and the "unsure" and asserted-error rates of the rule fitted
@@ -174,9 +181,10 @@ def fit_rule(
     val: dict[str, np.ndarray],
     holdout_results: dict[str, Any],
     members: tuple[str, ...] = ENSEMBLES[RELEASE],
+    seed: str | tuple[str, ...] = RELEASE_SEEDS,
 ) -> UnsureRule:
     """Fit the rule of the model at `model_path` and save it beside the model, with the
-    figures it gives on the fold images of its recipe (`members`, seed 0) and on `val`.
+    figures it gives on the fold images of its recipe (`members` under `seed`) and on `val`.
 
     An ensemble's members are calibrated inside the merged model, as its fold images are
     judged, so its rule keeps temperature 1.
@@ -184,9 +192,9 @@ def fit_rule(
     `val` holds the validation split's `labels`, raw `probabilities`, `distance_ratio` and
     `novelty_ratio`.
     """
-    images = fold_images(holdout_results, members)
+    images = fold_images(holdout_results, members, seed)
     (probability, distance, novel), on_folds = choose_thresholds(images)
-    single = len(members) == 1
+    single = len(member_runs(members, seed)) == 1
     rule = UnsureRule(
         temperature=fit_temperature(val["probabilities"], val["labels"]) if single else 1.0,
         min_probability=probability,

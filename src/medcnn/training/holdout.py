@@ -36,7 +36,7 @@ from medcnn.modeling.features import fit_reference
 from medcnn.modeling.forward import Forward
 from medcnn.modeling.novelty import fit_novelty, generic_features
 from medcnn.training.fit import conditions, fit_recipe
-from medcnn.training.recipes import RECIPES, Phase, Recipe
+from medcnn.training.recipes import RECIPES, SEEDS_PER_MEMBER, Phase, Recipe, release_networks
 
 
 @dataclass(frozen=True)
@@ -186,7 +186,9 @@ its lead carries into the ensemble, by the rule of the 128 px candidate under se
 
 TWO_SEEDS = "the release, each member under two seeds"
 
-REPLICATES: dict[str, tuple[tuple[str, ...], int]] = {TWO_SEEDS: (ENSEMBLES[RELEASE], 2)}
+REPLICATES: dict[str, tuple[tuple[str, ...], int]] = {
+    TWO_SEEDS: (ENSEMBLES[RELEASE], SEEDS_PER_MEMBER)
+}
 """Ensembles of recipes each under several seeds, as (members, seeds per replicate):
 replicate k merges every member trained under seeds k·n to k·n + n − 1, so its runs are
 the same as those of the single-seed ensemble under those seeds. The release with each
@@ -198,6 +200,11 @@ seeds 0-1 and 2-3 must lead the release's mean under seeds 0-3 on held-out macro
 on "unsure" at the error bound before seeds 4 and 5 are worth their training time; it
 replaces the release only by leading with three replicates against seeds 0-5, which it
 did (notebook 02 renders the verdict from the results file)."""
+
+
+RELEASE_SEEDS = tuple(sorted({str(seed) for _, seed in release_networks(0)}))
+"""The seeds of the fold runs that, merged with the release's members, judge each fold as
+the release model judges an upload: its first replicate (`recipes.release_networks`)."""
 
 
 def candidate_seeds(name: str) -> tuple[int, ...]:
@@ -314,11 +321,11 @@ def finished_runs(results: dict[str, Any], name: str) -> dict[str, dict[str, Any
 
 def results_match(results: dict[str, Any], members: tuple[str, ...] = ENSEMBLES[RELEASE]) -> bool:
     """Were these fold results computed on the current dataset, with the current recipe of
-    each of `members` run on every fold under seed 0?"""
+    each of `members` run on every fold under each of the release's seeds?"""
     entries = [results.get("candidates", {}).get(member, {}) for member in members]
     return results.get("manifest_sha256") == manifest_digest() and all(
         entry.get("recipe") == CANDIDATES[member].settings()
-        and len(entry.get("runs", {}).get("0", {})) == len(FOLDS)
+        and all(len(entry.get("runs", {}).get(seed, {})) == len(FOLDS) for seed in RELEASE_SEEDS)
         for member, entry in zip(members, entries, strict=True)
     )
 

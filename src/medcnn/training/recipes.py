@@ -2,7 +2,8 @@
 
 A transfer model trains in two phases: the pretrained base frozen, then its top
 unfrozen at a lower learning rate. The CNNs train in one phase. The release is an
-ensemble of two recipes, merged into one model after training (`modeling.ensemble`).
+ensemble of two recipes, each trained under two seeds, merged into one model after
+training (`modeling.ensemble`).
 """
 
 from __future__ import annotations
@@ -91,6 +92,9 @@ class Recipe:
         return replace(self, phases=tuple(replace(p, epochs=1) for p in self.phases))
 
 
+TRANSFER_PHASES = (Phase(3, 1e-3), Phase(8, 1e-4, unfreeze=0.3))
+"""The head alone for up to 3 epochs, then the top 30 % of the base as well for up to 8."""
+
 RECIPES = {
     "original_cnn": Recipe(
         "original_cnn",
@@ -115,14 +119,14 @@ RECIPES = {
         "MobileNetV2 to block 13 (96 px, ImageNet)",
         "transfer_model",
         size=96,
-        phases=(Phase(3, 1e-3), Phase(8, 1e-4, unfreeze=0.3)),
+        phases=TRANSFER_PHASES,
     ),
     "mobilenet_v2_whole": Recipe(
         "mobilenet_v2_whole",
         "the whole MobileNetV2 (96 px, ImageNet)",
         "transfer_model",
         size=96,
-        phases=(Phase(3, 1e-3), Phase(8, 1e-4, unfreeze=0.3)),
+        phases=TRANSFER_PHASES,
         options={"cut": None},
     ),
 }
@@ -130,8 +134,24 @@ RECIPES = {
 trained by `make model`); the original CNN trains exactly as it was published."""
 
 RELEASE_MEMBERS = ("mobilenet_v2", "mobilenet_v2_whole")
-"""The recipes trained under one seed and merged into `models/medcnn.keras`: the mean of
-their calibrated logits, which the leave-source-out folds chose over either alone."""
+"""The recipes merged into `models/medcnn.keras`: the mean of their calibrated logits,
+which the leave-source-out folds chose over either alone."""
+
+SEEDS_PER_MEMBER = 2
+"""How many seeds each release member is trained under; the folds chose two over one."""
+
+
+def release_networks(seed: int) -> tuple[tuple[str, int], ...]:
+    """The (recipe, seed) of each network the release under `seed` merges: every member
+    under seeds `seed`·n to `seed`·n + n − 1 for n = `SEEDS_PER_MEMBER`, so that the
+    release under seeds 0, 1, 2 shares no network."""
+    first = seed * SEEDS_PER_MEMBER
+    return tuple(
+        (name, member_seed)
+        for name in RELEASE_MEMBERS
+        for member_seed in range(first, first + SEEDS_PER_MEMBER)
+    )
+
 
 RELEASE_TITLE = "MobileNetV2 to block 13 + the whole MobileNetV2 (96 px, ImageNet)"
 """What the release's card and the book call it."""

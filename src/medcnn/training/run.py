@@ -39,7 +39,7 @@ from medcnn.modeling.unsure import UnsureRule
 from medcnn.training.abstention import fit_rule
 from medcnn.training.fit import conditions, fit_recipe
 from medcnn.training.holdout import read_results, results_match
-from medcnn.training.recipes import RECIPES, RELEASE_MEMBERS, RELEASE_TITLE, Recipe
+from medcnn.training.recipes import RECIPES, RELEASE_TITLE, Recipe, release_networks
 
 EVALUATION_SPLITS = ("val", "test", "external")
 SMOKE_LIMITS = {"train": 60, "val": 30, "test": 30, "external": 30}
@@ -217,12 +217,24 @@ def member_path(name: str, seed: int) -> Path:
 def release_matches(
     card: dict[str, Any], seed: int, smoke: bool | None = None, processed: Path | None = None
 ) -> bool:
-    """Was the ensemble of `card` merged from the release members as they are now, on this
-    dataset and under `seed`?"""
+    """Was the ensemble of `card` merged from the release's networks under `seed` as they
+    are now, on this dataset?"""
     members = card.get("training", {}).get("members", [])
-    return [member.get("recipe") for member in members] == list(RELEASE_MEMBERS) and all(
-        card_matches({**card, "training": member}, member["recipe"], seed, None, smoke, processed)
-        for member in members
+    networks = [(member.get("recipe"), member.get("seed")) for member in members]
+    return (
+        card.get("seed") == seed
+        and networks == list(release_networks(seed))
+        and all(
+            card_matches(
+                {**card, "seed": member_seed, "training": member},
+                name,
+                member_seed,
+                None,
+                smoke,
+                processed,
+            )
+            for member, (name, member_seed) in zip(members, networks, strict=True)
+        )
     )
 
 
@@ -233,27 +245,34 @@ def train_release(
     processed: Path | None = None,
     verbose: int = 2,
 ) -> TrainRun:
-    """Train the release members under `seed` (reusing those in `runs/release/` whose cards
-    match), fit each one's temperature on val, merge them into one model, and write it to
-    `out` (default `models/medcnn.keras`) with its card, its out-of-distribution reference,
-    its novelty reference and, from the held-out folds, its "unsure" rule."""
+    """Train the release's networks under `seed` (`recipes.release_networks`, reusing those
+    in `runs/release/` whose cards match), fit each one's temperature on val, merge them
+    into one model, and write it to `out` (default `models/medcnn.keras`) with its card, its
+    out-of-distribution reference, its novelty reference and, from the held-out folds, its
+    "unsure" rule."""
     smoke = smoke_mode() if smoke is None else smoke
     out = Path(out) if out is not None else release_model_path()
-    paths = {}
-    for name in RELEASE_MEMBERS:
-        paths[name] = member_path(name, seed)
-        saved = paths[name].is_file() and read_card(paths[name])
-        if not (saved and card_matches(saved, name, seed, None, smoke, processed)):
-            train_model(name, seed, paths[name], smoke=smoke, processed=processed, verbose=verbose)
+    paths = []
+    for name, member_seed in release_networks(seed):
+        path = member_path(name, member_seed)
+        saved = path.is_file() and read_card(path)
+        if not (saved and card_matches(saved, name, member_seed, None, smoke, processed)):
+            train_model(name, member_seed, path, smoke=smoke, processed=processed, verbose=verbose)
+        paths.append(path)
     splits, _ = load_splits(smoke, processed, seed)
     val_images, val_labels = splits["val"]
     members, summaries = [], []
-    for path in paths.values():
+    for path in paths:
         member, card = load_model(path), read_card(path)
         temperature = fit_temperature(Forward(member).batches(val_images)[1], val_labels)
         members.append(member)
         summaries.append(
-            {**card["training"], "temperature": temperature, "history": card["history"]}
+            {
+                **card["training"],
+                "seed": card["seed"],
+                "temperature": temperature,
+                "history": card["history"],
+            }
         )
     model = merge(members, [summary["temperature"] for summary in summaries], name="medcnn")
     metrics, speed = score_splits(Forward(model), {s: splits[s] for s in EVALUATION_SPLITS})

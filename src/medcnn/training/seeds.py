@@ -1,7 +1,8 @@
 """The release under several seeds: how far the seed alone moves the unseen-source figures.
 
-Seed 0 is the release model itself; for the others `train_release` trains both members
-under that seed and merges them into `runs/seeds/`. Each model gets its own
+Seed 0 is the release model itself; for the others `train_release` trains its networks
+under that seed (each member under its own seeds, `recipes.release_networks`, so no two
+seeds share a network) and merges them into `runs/seeds/`. Each model gets its own
 out-of-distribution reference and "unsure" rule (fitted as the release's is),
 and is scored on `test`, on `external` and on the open-set check. `make seeds` writes
 `models/medcnn.seeds.json`, which notebook 02 and the README read. Scoring `external` here
@@ -26,7 +27,7 @@ from medcnn.modeling.features import load_reference
 from medcnn.modeling.forward import Forward
 from medcnn.modeling.novelty import load_novelty
 from medcnn.modeling.unsure import load_rule, rule_record, verdict
-from medcnn.training.recipes import RELEASE_MEMBERS
+from medcnn.training.recipes import RELEASE_MEMBERS, SEEDS_PER_MEMBER
 from medcnn.training.run import release_matches, save_unsure_rule, train_release
 
 SEEDS = (0, 1, 2)
@@ -98,7 +99,12 @@ def run_seeds(path: Path | None = None, log=print) -> dict[str, Any]:
     test_images, test_labels, _ = data["test"]
     scans = test_images[np.isin(test_labels, [CLASSES.index("brain"), CLASSES.index("lung")])]
     open_images = open_set(scans[..., 0])
-    results = {"manifest_sha256": manifest_digest(), "members": list(RELEASE_MEMBERS), "seeds": {}}
+    results = {
+        "manifest_sha256": manifest_digest(),
+        "members": list(RELEASE_MEMBERS),
+        "seeds_per_member": SEEDS_PER_MEMBER,
+        "seeds": {},
+    }
     for seed in SEEDS:
         model_path = ready_model(seed, log)
         log(f"seed {seed}: scoring {model_path}")
