@@ -299,9 +299,9 @@ an upload of a kind no training source shows looks like.
 # %% [markdown]
 # Chosen and measured on the same images, the rule flatters itself. By how much is
 # measured by choosing it on three folds' held-out images and judging the fourth's with
-# it, fold by fold: the release's two recipes under each seed they ran, on the left as
-# fitted, on the right out of fold (`training.abstention.out_of_fold`). The release's
-# rule is seed 0's.
+# it, fold by fold: the release's four networks in each replicate its recipes ran (replicate
+# k merges them under seeds 2k and 2k + 1), on the left as fitted, on the right out of
+# fold (`training.abstention.out_of_fold`). The release's rule is replicate 0's.
 
 # %%
 check = rule_check(folds)
@@ -404,7 +404,7 @@ Markdown(
   {external["ece_after_temperature"]:.3f} after the temperature fitted on `val`
   (T = {test["temperature"]:.2f}).
 - **The rule out of fold**: chosen on three folds' held-out images and applied to the
-  fourth's, fold by fold, the release's rule (seed 0) leaves
+  fourth's, fold by fold, the release's rule (replicate 0) leaves
   {check.loc[0, ("chosen on the other folds", "asserted error")]:.2%} of them wrong and
   asserted and says "unsure" on {check.loc[0, ("chosen on the other folds", "unsure")]:.1%}
   (as fitted: {check.loc[0, ("on the images it was chosen on", "asserted error")]:.2%} and

@@ -25,10 +25,10 @@
 # the maps depend on what the model learnt at all: the randomization check of
 # {cite}`adebayo2018sanity`.
 #
-# The release model is two networks answering as one (MobileNetV2 cut inside block 13,
-# and the whole MobileNetV2): its logit for a class is the sum of the members' scaled
-# logits, so its map is the sum of the members' maps, each taken at that member's last
-# convolution before the positive part is kept.
+# The release model is four networks answering as one (MobileNetV2 cut inside block 13,
+# and the whole MobileNetV2, each under two seeds): its logit for a class is the sum of
+# the members' scaled logits, so its map is the sum of the members' maps, each taken at
+# that member's last convolution before the positive part is kept.
 #
 # **Needs:** the built dataset (`make data`), the release model (committed), and the
 # original CNN saved by notebook 02 in `runs/` (trained here if missing).
@@ -166,8 +166,8 @@ plt.show()
 # rank correlation with the trained model's map, over 12 `test` images). Meaningful
 # maps decorrelate. Here the cascade takes one MobileNetV2 block (an inverted residual:
 # expansion, depthwise and projection layers) per step, and each layer outside the
-# blocks on its own; the release model's two networks are randomized one after the
-# other, the whole network first.
+# blocks on its own; the release model's four networks are randomized one after the
+# other, the whole networks first.
 
 # %%
 sample = test_images[rng.choice(len(test_images), 12, replace=False)]
@@ -200,7 +200,7 @@ sanity.round(2)
 # Observations from the run of this notebook: the release model is the committed one,
 # so its maps are reproducible; the original CNN is retrained by notebook 02.
 #
-# - Grad-CAM works on every model here, including the release model, two networks each
+# - Grad-CAM works on every model here, including the release model, four networks each
 #   with its ImageNet base nested inside it, and on models loaded from their `.keras`
 #   files.
 #   At the last convolution the maps are coarse (a few cells a side): good for

@@ -74,5 +74,20 @@ def test_an_ensemble_card_names_its_members_and_their_epochs(tmp_path) -> None:
     details = details_table(make_card("pair", 1, training=training), model)
     assert details["epochs run (kept)"] == "3 (2) + 3 (3)"
     assert details["training"].endswith("; seed 1 (each member)")
-    assert details["members"].startswith("first, 1,234 parameters, logits divided by its ")
+    assert details["members"].startswith("first, seed 1, 1,234 parameters, logits divided by ")
     assert "temperature 1.20 on val" in details["members"]
+
+
+def test_an_ensemble_under_several_seeds_names_each_networks_seed(tmp_path) -> None:
+    model = tmp_path / "four.keras"
+    model.write_bytes(b"x" * 1000)
+    single = card()
+    members = [
+        {**single["training"], "title": "net", "seed": seed, "temperature": 1.0, "best_epoch": 1}
+        for seed in (2, 3)
+    ]
+    training = {**single["training"], "title": "four", "members": members}
+    details = details_table(make_card("four", 1, training=training), model)
+    assert details["training"].endswith("; seeds 2 and 3 (each recipe)")
+    assert details["members"].startswith("net, seed 2, ")
+    assert "net, seed 3, " in details["members"]

@@ -55,9 +55,7 @@ def details_table(card: dict[str, Any], model_path: Path) -> pd.Series:
         "input": f"{card['input_shape']} {card['input_dtype']}",
         "preprocessing": card["preprocessing"],
         "training images": f"{training['train_images']:,} (train split)",
-        "training": " | ".join(recipes)
-        + f"; seed {card['seed']}"
-        + (" (each member)" if len(members) > 1 and len(recipes) == 1 else ""),
+        "training": " | ".join(recipes) + f"; {seeds_text(card, members, len(recipes))}",
         "epochs run (kept)": " + ".join(f"{m['epochs_run']} ({m['best_epoch']})" for m in members),
         "training time": f"{training['seconds']:.0f} s on {conditions['cpu_cores']} CPU "
         f"cores, {conditions['gpus']} GPU",
@@ -75,13 +73,22 @@ def details_table(card: dict[str, Any], model_path: Path) -> pd.Series:
     if len(members) > 1:
         details["members"] = (
             "; ".join(
-                f"{m['title']}, {m['parameters']:,} parameters, logits divided by its "
+                f"{m['title']}, seed {m.get('seed', card['seed'])}, {m['parameters']:,} "
+                "parameters, logits divided by its "
                 f"temperature {m['temperature']:.2f} on val"
                 for m in members
             )
             + "; the model answers with the mean of these calibrated logits"
         )
     return pd.Series(details, name="release model")
+
+
+def seeds_text(card: dict[str, Any], members: list[dict[str, Any]], recipes: int) -> str:
+    """'seed 0', 'seed 0 (each member)' or 'seeds 0 and 1 (each recipe)'."""
+    seeds = sorted({member.get("seed", card["seed"]) for member in members})
+    if len(seeds) > 1:
+        return f"seeds {', '.join(map(str, seeds[:-1]))} and {seeds[-1]} (each recipe)"
+    return f"seed {seeds[0]}" + (" (each member)" if len(members) > 1 and recipes == 1 else "")
 
 
 def alarm(reference, ceiling: float) -> str:

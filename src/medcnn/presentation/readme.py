@@ -50,7 +50,7 @@ def results_block() -> str:
     open_set = release["open_set"]["all"]
     lines += [
         "",
-        f"- The release retrained (both members) under seeds {', '.join(spread['seeds'])}: "
+        f"- The release retrained (all four networks) under seeds {', '.join(spread['seeds'])}: "
         "external macro-F1 "
         f"{', '.join(f'{value:.3f}' for value in external)} "
         f"(mean {sum(external) / len(external):.3f}).",
