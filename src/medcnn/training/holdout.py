@@ -171,7 +171,8 @@ ENSEMBLES: dict[str, tuple[str, ...]] = {
 calibrated logits under the same seed (a geometric mean of their probabilities; compare
 Lakshminarayanan et al., 2017), so it needs no training of its own. The two recipes here
 err on different held-out kinds (cardiac MRI and photographs against abdominal CT); their
-ensemble won on the folds and is the release (`training.recipes.RELEASE_MEMBERS`). The
+ensemble won on the folds, and with each recipe under two seeds is the release
+(`training.recipes.release_networks`). The
 next candidate keeps the block-13 member at 96 px and gives the whole network the
 mirror's 128 px: it has to lead the release on the folds under seed 0, on held-out
 macro-F1 and on "unsure" at the error bound, before its seeds 1 and 2 are worth their
@@ -199,7 +200,8 @@ seed 0 on both counts. The rule, set before seed 3 ran: the mean of its replicat
 seeds 0-1 and 2-3 must lead the release's mean under seeds 0-3 on held-out macro-F1 and
 on "unsure" at the error bound before seeds 4 and 5 are worth their training time; it
 replaces the release only by leading with three replicates against seeds 0-5, which it
-did (notebook 02 renders the verdict from the results file)."""
+did (notebook 02 renders the verdict from the results file): it is the release now, and
+its replicate 0 (`RELEASE_SEEDS`) judges the folds as the release model does."""
 
 
 RELEASE_SEEDS = tuple(sorted({str(seed) for _, seed in release_networks(0)}))
