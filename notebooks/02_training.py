@@ -78,6 +78,7 @@ from medcnn.presentation.training import (
     comparison_table,
     first_looks,
     fold_table,
+    numbered,
     plot_learning_curves,
     plot_site_augmentation,
     seed_table,
@@ -458,7 +459,7 @@ card, all trained on 2 CPU cores, and from the models trained on this page:
   {release_lead:.3f}; the seed alone moves one recipe's figure by up to
   {seed_moves:.3f}. Together with the whole MobileNetV2, under one seed each, they
   reach {verdict["macro_f1"][ensemble]:.3f} over the same seeds; with each recipe under
-  two seeds, {replicates.iloc[:, 0].mean():.3f} over three replicates.
+  two seeds, {two_seeds["macro_f1"][holdout.TWO_SEEDS]:.3f} over three replicates.
 - **The seed.** External macro-F1 over seeds 0, 1, 2:
   {", ".join(f"{value:.3f}" for value in external)} (mean {external.mean():.3f}); test
   macro-F1 {", ".join(f"{value:.3f}" for value in seed_figures["test macro-F1"])}.
