@@ -117,7 +117,7 @@ def test_fitted_reference_threshold_is_a_validation_quantile(tmp_path) -> None:
     np.testing.assert_allclose(loaded.precision, reference.precision)
 
 
-def test_saved_reference_keeps_the_distances_in_a_quarter_of_the_bytes(tmp_path) -> None:
+def test_saved_reference_keeps_the_distances_in_under_a_third_of_the_bytes(tmp_path) -> None:
     rng = np.random.default_rng(1)
     features, labels = rng.normal(size=(600, 200)), rng.integers(0, 3, 600)
     reference = fit_reference(features, labels, features[:100])
