@@ -14,7 +14,7 @@ from medcnn.evaluation.open_set import open_set, open_set_table
 from medcnn.modeling.artifacts import ModelLoadError, release_model_path
 from medcnn.modeling.novelty import fit_novelty, load_novelty
 from medcnn.modeling.unsure import UnsureRule, load_rule, read_evidence, save_rule
-from medcnn.presentation.training import rule_check, rule_on, rule_without
+from medcnn.presentation.training import rule_check, rule_on, rule_without, thresholds_text
 from medcnn.training.abstention import (
     ERROR_BOUND,
     PROBABILITY_GRID,
@@ -71,6 +71,7 @@ def test_thresholds_withhold_the_unconfident_answers_when_they_are_the_wrong_one
         "top": np.where(confident, 0.97, 0.55),
         "distance_ratio": np.full(2000, 0.5),
         "novelty_ratio": np.full(2000, 0.5),
+        "source": np.full(2000, "s"),
     }
     (probability, _, _), figures = choose_thresholds(images)
     assert 0.55 < probability <= 0.97  # every unconfident answer withheld, and no other
@@ -92,6 +93,7 @@ def test_thresholds_keep_the_asserted_error_within_the_bound_at_the_least_unsure
         "top": np.where(unconfident, 0.6, 0.97),
         "distance_ratio": np.full(count, 0.5),
         "novelty_ratio": np.full(count, 0.5),
+        "source": np.full(count, "s"),
     }
     (probability, _, _), figures = choose_thresholds(images)
     assert 0.6 < probability <= 0.97
@@ -111,11 +113,35 @@ def test_when_no_rule_keeps_the_bound_the_one_that_exceeds_it_least_withholds_no
         "top": np.ones(count),
         "distance_ratio": np.full(count, 0.5),
         "novelty_ratio": np.full(count, 0.5),
+        "source": np.full(count, "s"),
     }
     thresholds, figures = choose_thresholds(images)
     assert thresholds == (min(PROBABILITY_GRID), float("inf"), float("inf"))
     assert figures["asserted_error_rate"] == pytest.approx(0.1)
     assert figures["unsure_rate"] == 0.0
+
+
+def test_every_held_out_source_weighs_the_same_in_the_bound_however_many_images_it_has() -> None:
+    # a large source always right, a small one with 10 % wrong at lower confidence: over all
+    # images the errors fit within the bound, over sources they do not, so they are withheld
+    large, small = 9900, 100
+    wrong = np.r_[np.zeros(large, bool), np.arange(small) < 10]
+    images = {
+        "labels": np.zeros(large + small, int),
+        "predicted": wrong.astype(int),
+        "top": np.where(wrong, 0.8, 0.99),
+        "distance_ratio": np.full(large + small, 0.5),
+        "novelty_ratio": np.full(large + small, 0.5),
+        "source": np.r_[np.full(large, "large"), np.full(small, "small")],
+    }
+    (probability, _, _), figures = choose_thresholds(images)
+    assert 0.8 < probability <= 0.99
+    assert figures["asserted_error_rate_over_sources"] == 0.0
+    assert figures["unsure_rate"] == pytest.approx(0.001)
+    assert figures["unsure_rate_over_sources"] == pytest.approx(0.05)
+    images["source"] = np.full(large + small, "one")  # pooled, 0.1 % asserted is allowed
+    (probability, _, _), figures = choose_thresholds(images)
+    assert probability <= 0.8 and figures["asserted_error_rate"] == pytest.approx(0.001)
 
 
 def test_novelty_withholds_only_brain_and_lung_answers() -> None:
@@ -131,6 +157,7 @@ def test_novelty_withholds_only_brain_and_lung_answers() -> None:
         "top": np.full(1000, 0.99),
         "distance_ratio": np.full(1000, 0.5),
         "novelty_ratio": np.where(np.arange(1000) < 100, 2.0, rng.uniform(0, 0.5, 1000)),
+        "source": np.full(1000, "s"),
     }
     (_, _, novelty), figures = choose_thresholds(wrong_and_novel)
     assert 0.5 <= novelty < 2.0 and figures["asserted_error_rate"] == 0.0
@@ -324,3 +351,10 @@ def test_the_release_rule_is_the_one_the_committed_fold_results_choose() -> None
     thresholds, figures = choose_thresholds(fold_images(read_results()))
     assert thresholds == (rule.min_probability, rule.max_distance_ratio, rule.max_novelty_ratio)
     assert figures == pytest.approx(read_evidence(model)["folds"])
+
+
+def test_thresholds_in_words_name_a_missing_or_infinite_ceiling_none() -> None:
+    assert thresholds_text((0.99, None, 1.0)) == (
+        "floor 0.99, distance ceiling none, novelty ceiling 1"
+    )
+    assert thresholds_text((0.9, 1.25, float("inf"))).endswith("1.25, novelty ceiling none")

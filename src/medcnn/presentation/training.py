@@ -275,6 +275,20 @@ def rule_without(
     return {"thresholds": thresholds, **figures}
 
 
+def thresholds_text(thresholds: tuple[float, float | None, float | None]) -> str:
+    """A rule's (probability floor, distance ceiling, novelty ceiling) in words; a ceiling
+    that is None or infinite is none."""
+    floor, distance, novelty = thresholds
+
+    def ceiling(value: float | None) -> str:
+        return "none" if value is None or np.isinf(value) else f"{value:g}"
+
+    return (
+        f"floor {floor:.2f}, distance ceiling {ceiling(distance)}, "
+        f"novelty ceiling {ceiling(novelty)}"
+    )
+
+
 def rule_on(
     results: dict[str, Any],
     chosen: np.ndarray,
