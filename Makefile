@@ -67,7 +67,7 @@ $(STAGE)/%.key: FORCE
 # The book's budget on a 2-core machine: notebook 02 trains its three models on a stratified
 # subset of this many training images (MEDCNN_TRAIN_LIMIT; the release model is trained on
 # all of them by `make model`, and notebook 02 shows it from its committed card).
-$(STAGE)/%.ipynb: export MEDCNN_TRAIN_LIMIT ?= 6000
+$(STAGE)/%.ipynb: export MEDCNN_TRAIN_LIMIT ?= 4000
 $(STAGE)/%.ipynb: $(STAGE)/%.key
 	rm -rf $(STAGE)/run/$(*F) && mkdir -p $(STAGE)/run/$(*F)
 	$(BIN)/jupytext --quiet --to ipynb -o $(STAGE)/run/$(*F)/$(*F).ipynb \

@@ -44,7 +44,7 @@
 #
 # **Needs:** the built dataset (`make data`) and the MobileNetV2 ImageNet weights in
 # the Keras cache (`make setup` copies them; nothing is downloaded).
-# **Takes:** about 6 minutes on 2 CPU cores with the book's limit of 6,000 training
+# **Takes:** about 8 minutes on 2 CPU cores with the book's limit of 4,000 training
 # images; about 18 minutes with all of them. `MEDCNN_SMOKE=1` trains on a few images
 # for one epoch, which only checks that the code runs.
 

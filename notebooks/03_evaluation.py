@@ -37,7 +37,7 @@
 #
 # **Needs:** the built dataset (`make data`), the release model `models/medcnn.keras`
 # (committed), and the models notebook 02 saved in `runs/` (trained here if missing).
-# **Takes:** about two minutes on a laptop CPU when notebook 02 has run; add the
+# **Takes:** about three minutes on 2 CPU cores when notebook 02 has run; add the
 # training time of notebook 02 otherwise.
 #
 # The same figures come from the command line, for a split or for any folder of

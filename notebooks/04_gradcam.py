@@ -32,7 +32,7 @@
 #
 # **Needs:** the built dataset (`make data`), the release model (committed), and the
 # original CNN saved by notebook 02 in `runs/` (trained here if missing).
-# **Takes:** about a minute on a laptop CPU when notebook 02 has run.
+# **Takes:** about three minutes on 2 CPU cores when notebook 02 has run.
 
 # %% [markdown]
 # **Running this notebook elsewhere** (Colab, Binder, a laptop): the images are not
@@ -77,13 +77,14 @@ for title, model in {**networks, "original CNN": original}.items():
 # %% [markdown]
 # ## Right and wrong answers, release model beside the original CNN
 #
-# Two `test` images per class that the release model gets right, then the release
+# Two `test` images per class (drawn from a seeded, class-balanced 600) that the
+# release model gets right, then the release
 # model's three most confident mistakes on `external`. Each model's map is for the
 # class *it* predicts (named in the caption), at its last convolution.
 
 # %%
 rng = np.random.default_rng(0)
-test_images, test_labels, _ = split_arrays("test")
+test_images, test_labels, _ = split_arrays("test", limit=600)
 external_images, external_labels, external_rows = split_arrays("external")
 test_predicted = np.argmax(class_probabilities(release, test_images), axis=1)
 right = [
@@ -166,8 +167,9 @@ plt.show()
 # rank correlation with the trained model's map, over 12 `test` images). Meaningful
 # maps decorrelate. Here the cascade takes one MobileNetV2 block (an inverted residual:
 # expansion, depthwise and projection layers) per step, and each layer outside the
-# blocks on its own; the release model's four networks are randomized one after the
-# other, the whole networks first.
+# blocks on its own; the release model's four networks are randomized together, depth
+# by depth: each step takes the same block (or layer) of every network that has it, from
+# the whole networks' top blocks down.
 
 # %%
 sample = test_images[rng.choice(len(test_images), 12, replace=False)]

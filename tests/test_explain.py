@@ -250,6 +250,20 @@ def test_a_cascade_randomizes_a_named_block_in_one_step() -> None:
     assert sum(len(group) for _, group in steps) == len(layers)
 
 
+def test_a_cascade_randomizes_the_same_block_of_every_ensemble_member_in_one_step() -> None:
+    member = ["Conv_1", "block_16_project", "block_15_project", "Conv1"]
+    layers = [keras.layers.Dense(1, name=name) for name in ["probabilities", *member, *member]]
+    steps = cascade_steps(layers)
+    assert [name for name, _ in steps] == [
+        "probabilities",
+        "Conv_1",
+        "block_16",
+        "block_15",
+        "Conv1",
+    ]
+    assert all(len(group) == 2 for _, group in steps[1:])
+
+
 def test_an_ensemble_is_randomized_member_by_member_at_their_own_last_convolutions(
     images,
 ) -> None:

@@ -269,17 +269,15 @@ BLOCK_NAME = re.compile(r"^(.*?block_?\d+[a-z]?|expanded_conv)_")
 
 
 def cascade_steps(layers: list[keras.layers.Layer]) -> list[tuple[str, list]]:
-    """Consecutive layers of one named block as one step, every other layer as its own:
-    (name, layers) in the order given."""
-    steps: list[tuple[str, list]] = []
+    """The layers of one named block as one step, every other layer as its own: (name,
+    layers) in the order of first appearance. In an ensemble the same block, or the same
+    named layer, of every member is one step, so the cascade goes down in depth through
+    all members at once."""
+    steps: dict[str, list] = {}
     for layer in layers:
         match = BLOCK_NAME.match(layer.name)
-        name = match.group(1) if match else layer.name
-        if match and steps and steps[-1][0] == name:
-            steps[-1][1].append(layer)
-        else:
-            steps.append((name, [layer]))
-    return steps
+        steps.setdefault(match.group(1) if match else layer.name, []).append(layer)
+    return list(steps.items())
 
 
 def randomization_check(
