@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from itertools import product
 
 import numpy as np
 import pandas as pd
@@ -16,13 +17,18 @@ from medcnn.modeling.novelty import fit_novelty, load_novelty
 from medcnn.modeling.unsure import UnsureRule, load_rule, read_evidence, save_rule
 from medcnn.presentation.training import rule_check, rule_on, rule_without, thresholds_text
 from medcnn.training.abstention import (
+    DISTANCE_GRID,
     ERROR_BOUND,
+    NOVELTY_GRID,
     PROBABILITY_GRID,
     choose_thresholds,
     fit_rule,
     fold_images,
     fold_selection,
+    grid_rates,
     out_of_fold,
+    source_weights,
+    unsure_under,
 )
 from medcnn.training.holdout import FOLDS, read_results
 
@@ -59,6 +65,31 @@ def test_the_rule_flags_low_probability_and_unfamiliar_images(tmp_path) -> None:
     save_rule(rule, tmp_path / "m.keras", {"val": {"unsure_rate": 0.1}})
     assert load_rule(tmp_path / "m.keras") == rule
     assert load_rule(tmp_path / "other.keras").fitted_on.startswith("defaults")
+
+
+def test_the_grid_rates_are_those_of_each_rule_counted_image_by_image() -> None:
+    rng = np.random.default_rng(3)
+    count = 3000
+    labels = rng.integers(0, 3, count)
+    images = {
+        "labels": labels,
+        "predicted": np.where(rng.random(count) < 0.8, labels, rng.integers(0, 3, count)),
+        "top": np.r_[rng.choice(PROBABILITY_GRID, 300), rng.uniform(0.34, 1.0, count - 300)],
+        "distance_ratio": np.r_[
+            rng.choice(DISTANCE_GRID[:-1], 300), rng.gamma(4, 0.3, count - 300)
+        ],
+        "novelty_ratio": np.where(rng.random(count) < 0.1, np.nan, rng.gamma(4, 0.25, count)),
+        "source": rng.choice(["a", "b", "c", "d"], count, p=[0.7, 0.2, 0.07, 0.03]),
+    }
+    wrong = images["predicted"] != images["labels"]
+    weights = source_weights(images["source"])
+    asserted, unsure = grid_rates(images, wrong)
+    grid = list(product(PROBABILITY_GRID, DISTANCE_GRID, NOVELTY_GRID))
+    assert asserted.shape == unsure.shape == (len(grid),)
+    for i in range(0, len(grid), 7):
+        withheld = unsure_under(images, grid[i])
+        assert asserted[i] == pytest.approx(weights @ (wrong & ~withheld), abs=1e-12)
+        assert unsure[i] == pytest.approx(weights @ withheld, abs=1e-12)
 
 
 def test_thresholds_withhold_the_unconfident_answers_when_they_are_the_wrong_ones() -> None:
