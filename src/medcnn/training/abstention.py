@@ -153,8 +153,7 @@ def grid_rates(images: dict[str, np.ndarray], wrong: np.ndarray) -> tuple[np.nda
     keys = index + images["top"] / 2
     order = np.argsort(keys, kind="stable")
     keys, wrong = keys[order], wrong[order]
-    distance, novelty = images["distance_ratio"][order], images["novelty_ratio"][order]
-    claims = images["predicted"][order] != OTHER
+    ordered = {key: value[order] for key, value in images.items()}
     starts = np.arange(len(sources))[:, np.newaxis] + np.asarray(PROBABILITY_GRID) / 2
     ends = np.arange(1, len(sources) + 1)[:, np.newaxis] - 0.25
 
@@ -167,7 +166,7 @@ def grid_rates(images: dict[str, np.ndarray], wrong: np.ndarray) -> tuple[np.nda
     asserted, answered = np.zeros(shape), np.zeros(shape)
     for d, ceiling in enumerate(DISTANCE_GRID):
         for n, novel in enumerate(NOVELTY_GRID):
-            kept = ~((distance > ceiling) | ((novelty > novel) & claims))
+            kept = ~unsure_under(ordered, (-np.inf, ceiling, novel))
             answered[:, d, n] = counted(keys[kept])
             asserted[:, d, n] = counted(keys[kept & wrong])
     return asserted.reshape(-1), (1.0 - answered).reshape(-1)
