@@ -34,7 +34,10 @@
 # (`make model`, `make holdout` and `make seeds` recompute them exactly). What this page
 # trains itself, it trains at the book's budget: `MEDCNN_TRAIN_LIMIT` keeps a
 # class-stratified subset of the training images (the book's build sets it; unset, all
-# of them are used).
+# of them are used), and training then watches a class-stratified quarter as many
+# `val` images for early stopping and its best epoch (1,000 at the book's limit)
+# rather than the whole split after every epoch. The figures below still score every
+# `val`, `test` and `external` image.
 #
 # Every model takes the same canonical 128 × 128 grayscale image and does its own
 # resizing, scaling and augmentation, so evaluation, the app and the command line all
@@ -44,7 +47,7 @@
 #
 # **Needs:** the built dataset (`make data`) and the MobileNetV2 ImageNet weights in
 # the Keras cache (`make setup` copies them; nothing is downloaded).
-# **Takes:** about 8 minutes on 2 CPU cores with the book's limit of 4,000 training
+# **Takes:** about 6 minutes on 2 CPU cores with the book's limit of 4,000 training
 # images; about 18 minutes with all of them. `MEDCNN_SMOKE=1` trains on a few images
 # for one epoch, which only checks that the code runs.
 

@@ -136,6 +136,28 @@ def test_smoke_run_saves_a_model_with_its_card(processed, tmp_path) -> None:
     assert loaded.count_params() == run.model.count_params()
 
 
+def test_under_a_training_limit_training_watches_part_of_val_and_scores_all_of_it(
+    processed, tmp_path
+) -> None:
+    run = train_model(
+        "original_cnn",
+        out=tmp_path / "limited.keras",
+        smoke=False,
+        processed=processed,
+        checkpoints=tmp_path / "checkpoints",
+        train_limit=24,
+    )
+    training, val = run.card["training"], run.card["metrics"]["val"]
+    assert training["train_images"] == 24
+    assert training["val_images_watched"] == round(24 * train.WATCHED_VAL_SHARE) == 6
+    assert val["images"] > training["val_images_watched"]
+    watched = train.watched_val({"val": None}, False, processed, 0, 24)
+    assert np.bincount(watched[1], minlength=len(CLASSES)).tolist() == [2, 2, 2]
+    whole = ("all", "of", "val")
+    assert train.watched_val({"val": whole}, False, processed, 0, None) is whole
+    assert train.watched_val({"val": whole}, True, processed, 0, 24) is whole
+
+
 def test_cli_reports_missing_weights_in_one_line(processed, tmp_path, monkeypatch, capsys) -> None:
     from medcnn.cli import main
 
