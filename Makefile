@@ -35,8 +35,8 @@ holdout: data  ## recipes scored on training sources held out of training: model
 	$(BIN)/medcnn train --holdout
 
 .PHONY: seeds
-seeds: data  ## the release under seeds 0, 1, 2 on test, external and the open set: models/medcnn.seeds.json
-	$(BIN)/medcnn train --seeds
+seeds: data  ## the release under seeds 0, 1, 2 on test, external and the open set: models/medcnn.seeds.json (MEASURE=0: seed 0 alone, the others kept)
+	$(BIN)/medcnn train --seeds $(if $(MEASURE),--measure $(MEASURE))
 
 lint: setup  ## ruff over the package, the tests and the notebook sources
 	$(BIN)/ruff check src tests benchmarks $(wildcard app/*.py notebooks/*.py)

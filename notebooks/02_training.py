@@ -417,7 +417,7 @@ Markdown(
 
 # %%
 spread = seeds.read_results()
-seed_figures = seed_table(spread)
+seed_figures = seed_table(spread, release_card)
 seed_figures.round(4)
 
 # %% [markdown]

@@ -49,6 +49,7 @@ def test_the_seed_spread_was_measured_on_this_release() -> None:
     assert spread["members"] == list(RELEASE_MEMBERS)
     assert spread["seeds_per_member"] == SEEDS_PER_MEMBER
     assert sorted(map(int, spread["seeds"])) == list(seeds.SEEDS)
+    assert spread["seeds"]["0"]["code_sha256"] == card["training"]["code_sha256"]
     release = spread["seeds"]["0"]["scores"]
     for split in ("test", "external"):
         assert release[split]["macro_f1"] == card["metrics"][split]["macro_f1"]

@@ -21,7 +21,7 @@ def train(args: argparse.Namespace) -> None:
         if args.seeds:
             if args.models or args.out:
                 raise CommandError("--seeds trains and scores its own models: drop MODEL and --out")
-            seeds()
+            seeds(tuple(args.measure))
             return
         if args.release:
             if args.models:
@@ -52,10 +52,14 @@ def holdout() -> None:
     print(f"→ {results_path()}")
 
 
-def seeds() -> None:
-    from medcnn.training.seeds import results_path, run_seeds
+def seeds(measure: tuple[int, ...]) -> None:
+    from medcnn.cli import CommandError
+    from medcnn.training.seeds import SeedsError, results_path, run_seeds
 
-    results = run_seeds()
+    try:
+        results = run_seeds(measure=measure)
+    except SeedsError as error:
+        raise CommandError(str(error)) from None
     for seed, entry in results["seeds"].items():
         scores = entry["scores"]
         print(
@@ -103,6 +107,15 @@ def register(commands: argparse._SubParsersAction) -> None:
         action="store_true",
         help="the release under seeds 0-2, scored on test, external and the open set "
         "(models/medcnn.seeds.json; seed 0 is the release model, the others go to runs/seeds/)",
+    )
+    parser.add_argument(
+        "--measure",
+        type=int,
+        nargs="+",
+        default=[0, 1, 2],
+        metavar="SEED",
+        help="with --seeds: measure only these release seeds and keep the others' entries "
+        "from models/medcnn.seeds.json, which must have been measured on this dataset",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed for weights, shuffling, dropout")
     parser.add_argument("--out", type=Path, default=None, help="folder for models (default: runs/)")

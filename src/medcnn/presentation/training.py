@@ -34,6 +34,7 @@ from medcnn.training.holdout import (
     finished_runs,
 )
 from medcnn.training.recipes import SEEDS_PER_MEMBER
+from medcnn.training.seeds import same_code_as_release
 
 CURVES = (("loss", "loss (cross-entropy)"), ("accuracy", "accuracy"))
 
@@ -112,9 +113,11 @@ def fold_table(
     return pd.DataFrame(rows).T.rename_axis("fold")
 
 
-def seed_table(results: dict[str, Any]) -> pd.DataFrame:
+def seed_table(results: dict[str, Any], release_card: dict[str, Any]) -> pd.DataFrame:
     """One row per seed of the release: test and external macro-F1, the worst external
-    source, the "unsure" figures on external, and open-set images asserted brain or lung."""
+    source, the "unsure" figures on external, open-set images asserted brain or lung, and
+    whether its networks were trained by the release's training code."""
+    same_code = same_code_as_release(results, release_card)
     rows = {}
     for seed, entry in results["seeds"].items():
         scores = entry["scores"]
@@ -129,8 +132,9 @@ def seed_table(results: dict[str, Any]) -> pd.DataFrame:
             "external asserted error rate": external["abstention"]["all"]["asserted_error_rate"],
             "open set asserted brain/lung": scores["open_set"]["all"]["asserted_brain_or_lung"],
             "open set images": scores["open_set"]["all"]["images"],
+            "trained by the release's code": same_code[int(seed)],
         }
-    return pd.DataFrame(rows).T.rename_axis("seed")
+    return pd.DataFrame(rows).T.infer_objects().rename_axis("seed")
 
 
 def plot_site_augmentation(images: np.ndarray, seed: int = 0, variants: int = 3) -> Figure:

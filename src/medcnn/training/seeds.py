@@ -7,6 +7,11 @@ out-of-distribution reference and "unsure" rule (fitted as the release's is),
 and is scored on `test`, on `external` and on the open-set check. `make seeds` writes
 `models/medcnn.seeds.json`, which notebook 02 and the README read. Scoring `external` here
 is a measurement, not a selection: nothing is chosen by it.
+
+Each seed's entry records the training-code fingerprint of its networks. `make seeds
+MEASURE=0` measures seed 0 alone (the release, no training) and keeps the other seeds'
+entries from the file, so a retrained release can be measured at once while the other
+seeds' networks are retrained later; their fingerprints then show what they were trained by.
 """
 
 from __future__ import annotations
@@ -33,6 +38,10 @@ from medcnn.training.run import release_matches, save_unsure_rule, train_release
 SEEDS = (0, 1, 2)
 SPLITS = ("test", "external")
 RESAMPLES = 200
+
+
+class SeedsError(Exception):
+    """Seeds asked for that cannot be measured, or kept, as asked."""
 
 
 def results_path() -> Path:
@@ -92,25 +101,56 @@ def score_seed(path: Path, data: dict[str, Any], open_images: tuple) -> dict[str
     return {"rule": rule_record(rule), "scores": scores}
 
 
-def run_seeds(path: Path | None = None, log=print) -> dict[str, Any]:
-    """Train what is missing, score every seed, write `models/medcnn.seeds.json`."""
+def run_seeds(
+    path: Path | None = None, measure: tuple[int, ...] = SEEDS, log=print
+) -> dict[str, Any]:
+    """Score the seeds in `measure` (training what is missing), keep the other seeds'
+    entries from the earlier file (`kept_entries`), write `models/medcnn.seeds.json`."""
     path = path or results_path()
+    unknown = sorted(set(measure) - set(SEEDS))
+    if unknown:
+        raise SeedsError(f"seeds {unknown} are not among the release's seeds {list(SEEDS)}")
+    digest = manifest_digest()
+    earlier = read_results(path) if path.is_file() else None
+    kept = kept_entries(earlier, [seed for seed in SEEDS if seed not in measure], digest)
     data = {split: split_arrays(split) for split in SPLITS}
     test_images, test_labels, _ = data["test"]
     scans = test_images[np.isin(test_labels, [CLASSES.index("brain"), CLASSES.index("lung")])]
     open_images = open_set(scans[..., 0])
-    results = {
-        "manifest_sha256": manifest_digest(),
-        "members": list(RELEASE_MEMBERS),
-        "seeds_per_member": SEEDS_PER_MEMBER,
-        "seeds": {},
-    }
-    for seed in SEEDS:
+    measured = {}
+    for seed in measure:
         model_path = ready_model(seed, log)
         log(f"seed {seed}: scoring {model_path}")
-        results["seeds"][str(seed)] = score_seed(model_path, data, open_images)
+        measured[str(seed)] = score_seed(model_path, data, open_images) | {
+            "code_sha256": read_card(model_path)["training"]["code_sha256"]
+        }
+    results = {
+        "manifest_sha256": digest,
+        "members": list(RELEASE_MEMBERS),
+        "seeds_per_member": SEEDS_PER_MEMBER,
+        "seeds": {str(seed): (measured | kept)[str(seed)] for seed in SEEDS},
+    }
     write_atomic(path, (results_json(results) + "\n").encode())
     return results
+
+
+def kept_entries(
+    earlier: dict[str, Any] | None, seeds: list[int], manifest_sha256: str | None
+) -> dict[str, Any]:
+    """The earlier file's entries for `seeds`; each must be there, measured on this dataset."""
+    same_data = earlier is not None and earlier.get("manifest_sha256") == manifest_sha256
+    missing = [seed for seed in seeds if not same_data or str(seed) not in earlier["seeds"]]
+    if missing:
+        raise SeedsError(
+            f"seeds {missing} have no measurement on this dataset to keep: measure them too"
+        )
+    return {str(seed): earlier["seeds"][str(seed)] for seed in seeds}
+
+
+def same_code_as_release(results: dict[str, Any], card: dict[str, Any]) -> dict[int, bool]:
+    """Per seed: were its networks trained by the release's training code (`code_sha256`)?"""
+    code = card["training"]["code_sha256"]
+    return {int(seed): entry.get("code_sha256") == code for seed, entry in results["seeds"].items()}
 
 
 def read_results(path: Path | None = None) -> dict[str, Any]:
