@@ -42,10 +42,12 @@ def test_a_seed_outside_the_spread_is_refused_before_anything_runs(tmp_path) -> 
     assert not (tmp_path / "seeds.json").exists()
 
 
-def test_the_cli_refuses_an_unknown_seed_in_one_line(capsys) -> None:
+def test_the_cli_refuses_an_unknown_seed_or_a_measure_without_seeds_in_one_line(capsys) -> None:
     assert main(["train", "--seeds", "--measure", "7"]) == 1
     error = capsys.readouterr().err.strip()
     assert error.startswith("medcnn: error: seeds [7]") and "\n" not in error
+    assert main(["train", "--measure", "0"]) == 1
+    assert "add --seeds" in capsys.readouterr().err
 
 
 def test_the_seed_table_says_which_seeds_the_release_code_trained() -> None:

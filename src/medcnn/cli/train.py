@@ -18,10 +18,12 @@ def train(args: argparse.Namespace) -> None:
                 raise CommandError("--holdout trains its own candidates: drop MODEL and --out")
             holdout()
             return
+        if args.measure and not args.seeds:
+            raise CommandError("--measure picks seeds of --seeds: add --seeds")
         if args.seeds:
             if args.models or args.out:
                 raise CommandError("--seeds trains and scores its own models: drop MODEL and --out")
-            seeds(tuple(args.measure))
+            seeds(args.measure)
             return
         if args.release:
             if args.models:
@@ -52,12 +54,12 @@ def holdout() -> None:
     print(f"→ {results_path()}")
 
 
-def seeds(measure: tuple[int, ...]) -> None:
+def seeds(measure: list[int] | None) -> None:
     from medcnn.cli import CommandError
-    from medcnn.training.seeds import SeedsError, results_path, run_seeds
+    from medcnn.training.seeds import SEEDS, SeedsError, results_path, run_seeds
 
     try:
-        results = run_seeds(measure=measure)
+        results = run_seeds(measure=tuple(measure or SEEDS))
     except SeedsError as error:
         raise CommandError(str(error)) from None
     for seed, entry in results["seeds"].items():
@@ -112,10 +114,9 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--measure",
         type=int,
         nargs="+",
-        default=[0, 1, 2],
         metavar="SEED",
-        help="with --seeds: measure only these release seeds and keep the others' entries "
-        "from models/medcnn.seeds.json, which must have been measured on this dataset",
+        help="with --seeds: measure only these release seeds (default: all) and keep the "
+        "others' entries from models/medcnn.seeds.json, measured on this dataset",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed for weights, shuffling, dropout")
     parser.add_argument("--out", type=Path, default=None, help="folder for models (default: runs/)")

@@ -46,8 +46,8 @@ SMOKE_LIMITS = {"train": 60, "val": 30, "test": 30, "external": 30}
 WATCHED_VAL_SHARE = 0.25
 """Under a training-set limit (the book's budget), training watches a class-stratified
 subset of val this size relative to the training set, for early stopping and the best
-epoch: on 2 cores a whole-val pass after every epoch cost MobileNetV2 more than a third
-of its training time. Every split is still scored whole."""
+epoch: on 2 cores a whole-val pass after every epoch took about 30 % of MobileNetV2's
+training time. Every split is still scored whole."""
 
 
 @dataclass
