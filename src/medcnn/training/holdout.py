@@ -148,12 +148,15 @@ SEEDS: dict[str, tuple[int, ...]] = {
     "64 px (the release before 96 px)": (0, 1, 2),
     "64 px, with site augmentation and modality balancing": (0, 1, 2),
     WHOLE: (0, 1, 2, 3, 4, 5),
+    MODALITY_BALANCED: (0, 1),
+    WHOLE_BALANCED: (0, 1),
 }
 """Seeds per candidate; those not listed run under seed 0 only. The recipes that were
 chosen between run under three, so that the difference between them can be read against
 the spread the seed alone gives on the same folds. The release's members also run under
 seeds 3, 4 and 5, for the three replicates of the release trained under two seeds
-(`TWO_SEEDS`)."""
+(`TWO_SEEDS`). The modality-balanced recipes run under the seeds that the release with
+both of them (`BALANCED`) has earned so far."""
 
 RULE_SEEDS = (0, 1, 2)
 """The seeds the selection rules compare a candidate and its incumbent over; seeds beyond
