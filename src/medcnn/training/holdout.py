@@ -196,7 +196,7 @@ macro-F1 and on "unsure" at the error bound, before its seeds 1 and 2 are worth 
 training time, and to lead on both over seeds 0, 1 and 2 to replace it. The next two add
 a third member that costs a fraction of the others' time (the block-13 recipe at 64 px,
 without and with site augmentation); their runs exist under seeds 0, 1 and 2, so they
-are judged by the same rule over all three at once. The last puts the block-13 recipe
+are judged by the same rule over all three at once. The next puts the block-13 recipe
 with up to 16 fine-tuning epochs, which led it on held-out macro-F1 but not on "unsure",
 in the release in its place; it was scored after that recipe had stopped, to see whether
 its lead carries into the ensemble, by the rule of the 128 px candidate under seed 0.
